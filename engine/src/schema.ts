@@ -1,0 +1,421 @@
+/**
+ * @module @vane/engine/schema
+ * zod schemas for the flag model and `parseSnapshot`, which reports every
+ * problem of a snapshot — shape, references, cycles — each with its JSON path.
+ */
+import { RE2JS } from 're2js'
+import { z } from 'zod'
+import { parseSemver } from './semver.js'
+import type { Clause, Cohort, Flag, JsonValue, Serve, Snapshot } from './types.js'
+import { FLAG_TYPES, OPERATORS } from './types.js'
+
+/** Flag and cohort keys: lowercase, URL-safe, at most 128 characters. */
+export const KEY_PATTERN = /^[a-z0-9][a-z0-9._-]{0,127}$/
+/** Rule ids. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+/**
+ * Variant names start with a letter or "_": JavaScript orders integer-like object
+ * keys numerically, which would reorder variants and so move rollout buckets.
+ */
+export const VARIANT_PATTERN = /^[A-Za-z_][A-Za-z0-9._-]{0,63}$/
+/** Rollout weights are thousandths of a percent. */
+export const TOTAL_WEIGHT = 100_000
+
+export const keySchema = z
+  .string()
+  .regex(KEY_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$ (lowercase letters, digits, ".", "_", "-")')
+export const nameSchema = z
+  .string()
+  .regex(NAME_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (letters, digits, ".", "_", "-")')
+export const variantSchema = z
+  .string()
+  .regex(VARIANT_PATTERN, 'must match ^[A-Za-z_][A-Za-z0-9._-]{0,63}$ (starts with a letter or "_")')
+
+const jsonValueSchema: z.ZodType<JsonValue> = z.json()
+const scalarSchema = z.union([z.string().max(4096), z.number(), z.boolean()])
+const attributeSchema = z.string().min(1).max(256)
+
+/** Which values each operator takes; checked after the clause's shape. */
+function checkClauseValues(clause: Clause, ctx: z.RefinementCtx): void {
+  const { op, values } = clause
+  const issue = (message: string, path: PropertyKey[] = ['values']) => ctx.addIssue({ code: 'custom', message, path })
+  const exactlyOne = () => {
+    if (values.length !== 1) issue(`"${op}" takes exactly one value, got ${values.length}`)
+    return values.length === 1
+  }
+  const atLeastOne = () => {
+    if (values.length === 0) issue(`"${op}" takes at least one value`)
+  }
+  const each = (test: (v: JsonValue) => string | undefined) =>
+    values.forEach((v, i) => {
+      const problem = test(v)
+      if (problem !== undefined) issue(problem, ['values', i])
+    })
+  const isString = (v: JsonValue) => (typeof v === 'string' ? undefined : `"${op}" compares strings`)
+
+  if (op !== 'inCohort' && clause.attribute === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${op}" needs an attribute`, path: ['attribute'] })
+  }
+  switch (op) {
+    case 'eq':
+      exactlyOne()
+      each((v) => (scalarSchema.safeParse(v).success ? undefined : '"eq" compares a string, number or boolean'))
+      return
+    case 'in':
+      atLeastOne()
+      each((v) => (scalarSchema.safeParse(v).success ? undefined : '"in" takes strings, numbers or booleans'))
+      return
+    case 'contains':
+    case 'startsWith':
+    case 'endsWith':
+    case 'inCohort':
+      atLeastOne()
+      each(isString)
+      return
+    case 'matches':
+      atLeastOne()
+      each((v) => {
+        if (typeof v !== 'string') return '"matches" takes RE2 patterns as strings'
+        try {
+          RE2JS.compile(v)
+          return undefined
+        } catch (error) {
+          return `invalid RE2 pattern: ${error instanceof Error ? error.message : String(error)}`
+        }
+      })
+      return
+    case 'lt':
+    case 'lte':
+    case 'gt':
+    case 'gte':
+      exactlyOne()
+      each((v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : `"${op}" compares a finite number`))
+      return
+    case 'before':
+    case 'after':
+      exactlyOne()
+      each((v) => (parseDate(v) === undefined ? `"${op}" takes an ISO 8601 date or epoch milliseconds` : undefined))
+      return
+    case 'semverEq':
+    case 'semverLt':
+    case 'semverLte':
+    case 'semverGt':
+    case 'semverGte':
+      exactlyOne()
+      each((v) => (typeof v === 'string' && parseSemver(v) !== undefined ? undefined : `"${op}" takes a semver`))
+      return
+    case 'exists':
+      if (values.length !== 0) issue('"exists" takes no values')
+      return
+  }
+}
+
+/** Epoch milliseconds of an ISO 8601 string or a finite number; undefined otherwise. */
+export function parseDate(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined
+  if (typeof value !== 'string' || value.length > 64 || !/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined
+  const ms = Date.parse(value)
+  return Number.isNaN(ms) ? undefined : ms
+}
+
+export const clauseSchema = z
+  .strictObject({
+    attribute: attributeSchema.optional(),
+    op: z.enum(OPERATORS),
+    values: z.array(jsonValueSchema).max(10_000),
+    negate: z.boolean().optional(),
+  })
+  .superRefine((clause, ctx) => checkClauseValues(clause as Clause, ctx))
+
+export const rolloutSchema = z.strictObject({
+  weights: z.record(variantSchema, z.int().min(0).max(TOTAL_WEIGHT)),
+  bucketBy: attributeSchema.optional(),
+  salt: z.string().max(256).optional(),
+})
+
+export const serveSchema = z.union([
+  z.strictObject({ variant: variantSchema }),
+  z.strictObject({ rollout: rolloutSchema }),
+])
+
+export const ruleSchema = z.strictObject({
+  id: nameSchema,
+  enabled: z.boolean().optional(),
+  description: z.string().max(1024).optional(),
+  cohorts: z.array(keySchema).max(100).optional(),
+  clauses: z.array(clauseSchema).max(100).optional(),
+  serve: serveSchema,
+})
+
+export const prerequisiteSchema = z.strictObject({
+  flag: keySchema,
+  variants: z.array(variantSchema).min(1),
+})
+
+const TYPE_CHECKS: Record<Flag['type'], (v: JsonValue) => boolean> = {
+  boolean: (v) => typeof v === 'boolean',
+  string: (v) => typeof v === 'string',
+  number: (v) => typeof v === 'number' && Number.isFinite(v),
+  object: (v) => typeof v === 'object' && v !== null,
+}
+
+/** True when `value` fits a flag of `type` (objects include arrays). */
+export function valueMatchesType(type: Flag['type'], value: unknown): boolean {
+  return TYPE_CHECKS[type](value as JsonValue)
+}
+
+function checkServe(serve: Serve, variants: Record<string, unknown>, ctx: z.RefinementCtx, path: PropertyKey[]): void {
+  if ('variant' in serve) {
+    if (!(serve.variant in variants))
+      ctx.addIssue({ code: 'custom', message: `unknown variant "${serve.variant}"`, path: [...path, 'variant'] })
+    return
+  }
+  let total = 0
+  for (const [name, weight] of Object.entries(serve.rollout.weights)) {
+    total += weight
+    if (!(name in variants))
+      ctx.addIssue({ code: 'custom', message: `unknown variant "${name}"`, path: [...path, 'rollout', 'weights', name] })
+  }
+  if (total !== TOTAL_WEIGHT)
+    ctx.addIssue({
+      code: 'custom',
+      message: `weights must sum to ${TOTAL_WEIGHT} (thousandths of a percent), got ${total}`,
+      path: [...path, 'rollout', 'weights'],
+    })
+}
+
+/** The flag as an environment sees it; checks everything that needs no other flag or cohort. */
+export const flagSchema = z
+  .strictObject({
+    key: keySchema,
+    type: z.enum(FLAG_TYPES),
+    variants: z.record(variantSchema, jsonValueSchema),
+    version: z.int().min(0),
+    enabled: z.boolean(),
+    killed: z.boolean().optional(),
+    offVariant: variantSchema,
+    prerequisites: z.array(prerequisiteSchema).max(100).optional(),
+    targets: z.record(variantSchema, z.array(z.string().max(1024))).optional(),
+    rules: z.array(ruleSchema).max(1000).optional(),
+    fallthrough: serveSchema,
+    description: z.string().max(4096).optional(),
+    tags: z.array(z.string().min(1).max(64)).max(100).optional(),
+    owner: z.string().max(256).optional(),
+    archived: z.boolean().optional(),
+  })
+  .superRefine((flag, ctx) => {
+    const names = Object.keys(flag.variants)
+    if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'a flag needs at least one variant', path: ['variants'] })
+    for (const name of names) {
+      if (!valueMatchesType(flag.type, flag.variants[name]))
+        ctx.addIssue({
+          code: 'custom',
+          message: `value does not match flag type "${flag.type}"`,
+          path: ['variants', name],
+        })
+    }
+    if (!(flag.offVariant in flag.variants))
+      ctx.addIssue({ code: 'custom', message: `unknown variant "${flag.offVariant}"`, path: ['offVariant'] })
+    const targeted = new Map<string, string>()
+    for (const [variant, keys] of Object.entries(flag.targets ?? {})) {
+      if (!(variant in flag.variants))
+        ctx.addIssue({ code: 'custom', message: `unknown variant "${variant}"`, path: ['targets', variant] })
+      keys.forEach((key, i) => {
+        const other = targeted.get(key)
+        if (other !== undefined && other !== variant)
+          ctx.addIssue({
+            code: 'custom',
+            message: `context key "${key}" is targeted by both "${other}" and "${variant}"`,
+            path: ['targets', variant, i],
+          })
+        targeted.set(key, variant)
+      })
+    }
+    const ids = new Set<string>()
+    flag.rules?.forEach((rule, i) => {
+      if (ids.has(rule.id))
+        ctx.addIssue({ code: 'custom', message: `duplicate rule id "${rule.id}"`, path: ['rules', i, 'id'] })
+      ids.add(rule.id)
+      checkServe(rule.serve as Serve, flag.variants, ctx, ['rules', i, 'serve'])
+    })
+    checkServe(flag.fallthrough as Serve, flag.variants, ctx, ['fallthrough'])
+    flag.prerequisites?.forEach((p, i) => {
+      if (p.flag === flag.key)
+        ctx.addIssue({ code: 'custom', message: 'a flag cannot be its own prerequisite', path: ['prerequisites', i, 'flag'] })
+    })
+  })
+
+export const cohortRolloutSchema = z.strictObject({
+  weight: z.int().min(0).max(TOTAL_WEIGHT),
+  bucketBy: attributeSchema.optional(),
+  salt: z.string().max(256).optional(),
+})
+
+export const cohortSchema = z.strictObject({
+  key: keySchema,
+  version: z.int().min(0).optional(),
+  description: z.string().max(4096).optional(),
+  include: z.array(z.string().max(1024)).optional(),
+  exclude: z.array(z.string().max(1024)).optional(),
+  clauses: z.array(clauseSchema).max(100).optional(),
+  rollout: cohortRolloutSchema.optional(),
+})
+
+/** One problem in a snapshot: where (`path`, and as a JSON Pointer) and what. */
+export interface SnapshotIssue {
+  path: (string | number)[]
+  pointer: string
+  message: string
+}
+
+export type ParseSnapshotResult = { success: true; data: Snapshot } | { success: false; issues: SnapshotIssue[] }
+
+/** RFC 6901 JSON Pointer for a path. */
+export function toPointer(path: readonly PropertyKey[]): string {
+  return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
+}
+
+function toIssues(error: z.ZodError, prefix: (string | number)[]): SnapshotIssue[] {
+  return error.issues.map((i) => {
+    const path = [...prefix, ...i.path.map((p) => (typeof p === 'number' ? p : String(p)))]
+    return { path, pointer: toPointer(path), message: i.message }
+  })
+}
+
+const envelopeSchema = z.strictObject({
+  environment: z.string().min(1).max(128),
+  version: z.int().min(0),
+  flags: z.record(z.string(), z.unknown()),
+  cohorts: z.record(z.string(), z.unknown()),
+})
+
+/**
+ * Validates a snapshot completely: every flag and cohort on its own, then every
+ * reference between them (variants of prerequisites, cohorts used by rules and
+ * clauses) and the absence of prerequisite and cohort cycles. Nothing invalid
+ * is accepted; every problem is reported, each with its path.
+ *
+ * @example
+ * const result = parseSnapshot(JSON.parse(body))
+ * if (!result.success) for (const i of result.issues) console.error(i.pointer, i.message)
+ */
+export function parseSnapshot(input: unknown): ParseSnapshotResult {
+  const envelope = envelopeSchema.safeParse(input)
+  if (!envelope.success) return { success: false, issues: toIssues(envelope.error, []) }
+  const issues: SnapshotIssue[] = []
+  const flags: Record<string, Flag> = {}
+  const cohorts: Record<string, Cohort> = {}
+
+  for (const [key, raw] of Object.entries(envelope.data.flags)) {
+    const parsed = flagSchema.safeParse(raw)
+    if (!parsed.success) issues.push(...toIssues(parsed.error, ['flags', key]))
+    else flags[key] = parsed.data as Flag
+    checkRecordKey(key, raw, ['flags', key], issues)
+  }
+  for (const [key, raw] of Object.entries(envelope.data.cohorts)) {
+    const parsed = cohortSchema.safeParse(raw)
+    if (!parsed.success) issues.push(...toIssues(parsed.error, ['cohorts', key]))
+    else cohorts[key] = parsed.data as Cohort
+    checkRecordKey(key, raw, ['cohorts', key], issues)
+  }
+  const known = { flags: envelope.data.flags, cohorts: envelope.data.cohorts }
+  issues.push(...checkReferences(flags, cohorts, known))
+  if (issues.length > 0) return { success: false, issues }
+  return {
+    success: true,
+    data: { environment: envelope.data.environment, version: envelope.data.version, flags, cohorts },
+  }
+}
+
+function checkRecordKey(key: string, raw: unknown, path: (string | number)[], issues: SnapshotIssue[]): void {
+  const inner = (raw as { key?: unknown } | null)?.key
+  if (typeof inner === 'string' && inner !== key) {
+    const at = [...path, 'key']
+    issues.push({ path: at, pointer: toPointer(at), message: `key "${inner}" differs from its entry "${key}"` })
+  }
+}
+
+/** Keys that exist in the snapshot, valid or not, so that one bad entry does not also fail every reference to it. */
+interface KnownKeys {
+  flags: Record<string, unknown>
+  cohorts: Record<string, unknown>
+}
+
+/**
+ * Cross-entity checks over entries that passed their own schema: referenced
+ * flags, variants and cohorts exist, and prerequisites and cohorts form no cycle.
+ */
+export function checkReferences(
+  flags: Record<string, Flag>,
+  cohorts: Record<string, Cohort>,
+  known: KnownKeys = { flags, cohorts },
+): SnapshotIssue[] {
+  const issues: SnapshotIssue[] = []
+  const add = (path: (string | number)[], message: string) => issues.push({ path, pointer: toPointer(path), message })
+  const checkClauses = (clauses: Clause[] | undefined, path: (string | number)[]) =>
+    clauses?.forEach((clause, i) => {
+      if (clause.op !== 'inCohort') return
+      clause.values.forEach((v, j) => {
+        if (typeof v === 'string' && !Object.hasOwn(known.cohorts, v))
+          add([...path, i, 'values', j], `unknown cohort "${v}"`)
+      })
+    })
+
+  for (const [key, flag] of Object.entries(flags)) {
+    flag.prerequisites?.forEach((p, i) => {
+      const target = Object.hasOwn(known.flags, p.flag) ? flags[p.flag] : undefined
+      if (!Object.hasOwn(known.flags, p.flag)) add(['flags', key, 'prerequisites', i, 'flag'], `unknown flag "${p.flag}"`)
+      else if (target !== undefined)
+        p.variants.forEach((v, j) => {
+          if (!(v in target.variants))
+            add(['flags', key, 'prerequisites', i, 'variants', j], `flag "${p.flag}" has no variant "${v}"`)
+        })
+    })
+    flag.rules?.forEach((rule, i) => {
+      rule.cohorts?.forEach((c, j) => {
+        if (!Object.hasOwn(known.cohorts, c)) add(['flags', key, 'rules', i, 'cohorts', j], `unknown cohort "${c}"`)
+      })
+      checkClauses(rule.clauses, ['flags', key, 'rules', i, 'clauses'])
+    })
+  }
+  for (const [key, cohort] of Object.entries(cohorts)) checkClauses(cohort.clauses, ['cohorts', key, 'clauses'])
+
+  const prereqEdges = (key: string) => flags[key]?.prerequisites?.map((p) => p.flag) ?? []
+  for (const cycle of findCycles(Object.keys(flags), prereqEdges))
+    add(['flags', cycle[0]!, 'prerequisites'], `prerequisite cycle: ${cycle.join(' → ')}`)
+  const cohortEdges = (key: string) =>
+    cohorts[key]?.clauses?.flatMap((c) => (c.op === 'inCohort' ? c.values.filter((v) => typeof v === 'string') : [])) ??
+    []
+  for (const cycle of findCycles(Object.keys(cohorts), cohortEdges))
+    add(['cohorts', cycle[0]!, 'clauses'], `cohort cycle: ${cycle.join(' → ')}`)
+  return issues
+}
+
+/** Each cycle once, as the path that closes it (`a → b → a`), by iterative DFS. */
+export function findCycles(nodes: string[], edges: (node: string) => string[]): string[][] {
+  const state = new Map<string, 1 | 2>() // 1: on the stack, 2: done
+  const cycles: string[][] = []
+  for (const root of nodes) {
+    if (state.has(root)) continue
+    const stack: { node: string; next: string[]; i: number }[] = [{ node: root, next: edges(root), i: 0 }]
+    state.set(root, 1)
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!
+      if (top.i >= top.next.length) {
+        state.set(top.node, 2)
+        stack.pop()
+        continue
+      }
+      const child = top.next[top.i++]!
+      const s = state.get(child)
+      if (s === 1) {
+        const from = stack.findIndex((f) => f.node === child)
+        cycles.push([...stack.slice(from).map((f) => f.node), child])
+      } else if (s === undefined) {
+        state.set(child, 1)
+        stack.push({ node: child, next: edges(child), i: 0 })
+      }
+    }
+  }
+  return cycles
+}
