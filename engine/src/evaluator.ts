@@ -436,6 +436,26 @@ function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string | number
     return
   }
 
+  if (patch.op === 'members') {
+    const current = tables.cohorts.get(patch.key)
+    if (current === undefined) {
+      add(at('key'), `unknown cohort "${patch.key}"`)
+      throw new SnapshotValidationError(issues)
+    }
+    const next: Cohort = { ...current.source }
+    for (const list of ['include', 'exclude'] as const) {
+      const added = patch.add?.[list] ?? []
+      const removed = patch.remove?.[list] ?? []
+      if (added.length === 0 && removed.length === 0) continue
+      const members = new Set(current.source[list])
+      for (const key of added) members.add(key)
+      for (const key of removed) members.delete(key)
+      next[list] = [...members]
+    }
+    tables.cohorts.set(patch.key, compileCohort(next))
+    return
+  }
+
   const parsed = patch.kind === 'flag' ? flagSchema.safeParse(patch.value) : cohortSchema.safeParse(patch.value)
   if (!parsed.success) throw new SnapshotValidationError(issuesOf(at('value'), parsed.error))
   if (parsed.data.key !== patch.key) add(at('key'), `patch key "${patch.key}" differs from value key "${parsed.data.key}"`)

@@ -184,25 +184,27 @@ function checkServe(serve: Serve, variants: Record<string, unknown>, ctx: z.Refi
     })
 }
 
+/** The flag's shape without cross-field checks, for composing request schemas (`.pick`, `.omit`). */
+export const flagObjectSchema = z.strictObject({
+  key: keySchema,
+  type: z.enum(FLAG_TYPES),
+  variants: z.record(variantSchema, jsonValueSchema),
+  version: z.int().min(0),
+  enabled: z.boolean(),
+  killed: z.boolean().optional(),
+  offVariant: variantSchema,
+  prerequisites: z.array(prerequisiteSchema).max(100).optional(),
+  targets: z.record(variantSchema, z.array(z.string().max(1024))).optional(),
+  rules: z.array(ruleSchema).max(1000).optional(),
+  fallthrough: serveSchema,
+  description: z.string().max(4096).optional(),
+  tags: z.array(z.string().min(1).max(64)).max(100).optional(),
+  owner: z.string().max(256).optional(),
+  archived: z.boolean().optional(),
+})
+
 /** The flag as an environment sees it; checks everything that needs no other flag or cohort. */
-export const flagSchema = z
-  .strictObject({
-    key: keySchema,
-    type: z.enum(FLAG_TYPES),
-    variants: z.record(variantSchema, jsonValueSchema),
-    version: z.int().min(0),
-    enabled: z.boolean(),
-    killed: z.boolean().optional(),
-    offVariant: variantSchema,
-    prerequisites: z.array(prerequisiteSchema).max(100).optional(),
-    targets: z.record(variantSchema, z.array(z.string().max(1024))).optional(),
-    rules: z.array(ruleSchema).max(1000).optional(),
-    fallthrough: serveSchema,
-    description: z.string().max(4096).optional(),
-    tags: z.array(z.string().min(1).max(64)).max(100).optional(),
-    owner: z.string().max(256).optional(),
-    archived: z.boolean().optional(),
-  })
+export const flagSchema = flagObjectSchema
   .superRefine((flag, ctx) => {
     const names = Object.keys(flag.variants)
     if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'a flag needs at least one variant', path: ['variants'] })

@@ -34,19 +34,19 @@ export type Operator = (typeof OPERATORS)[number]
  */
 export interface Clause {
   /** Context attribute; a dot path (`user.address.country`) reaches nested fields. Ignored by `inCohort`. */
-  attribute?: string
+  attribute?: string | undefined
   op: Operator
   values: JsonValue[]
-  negate?: boolean
+  negate?: boolean | undefined
 }
 
 /** A weighted split; weights are thousandths of a percent and sum to 100000. */
 export interface Rollout {
   weights: Record<string, number>
   /** Attribute hashed for bucketing; defaults to `targetingKey`. */
-  bucketBy?: string
+  bucketBy?: string | undefined
   /** Hash salt; defaults to the flag key. */
-  salt?: string
+  salt?: string | undefined
 }
 
 export type Serve = { variant: string } | { rollout: Rollout }
@@ -54,12 +54,12 @@ export type Serve = { variant: string } | { rollout: Rollout }
 export interface Rule {
   id: string
   /** A disabled rule is skipped: this is how a cohort is switched off for one flag. Default true. */
-  enabled?: boolean
-  description?: string
+  enabled?: boolean | undefined
+  description?: string | undefined
   /** Cohort keys the context must belong to (all of them). */
-  cohorts?: string[]
+  cohorts?: string[] | undefined
   /** Clauses that must all hold. */
-  clauses?: Clause[]
+  clauses?: Clause[] | undefined
   serve: Serve
 }
 
@@ -77,40 +77,40 @@ export interface Flag {
   version: number
   enabled: boolean
   /** The kill switch: serves `offVariant` whatever else is configured, keeping targeting intact. */
-  killed?: boolean
+  killed?: boolean | undefined
   offVariant: string
-  prerequisites?: Prerequisite[]
+  prerequisites?: Prerequisite[] | undefined
   /** Variant name → context keys that get it. */
-  targets?: Record<string, string[]>
-  rules?: Rule[]
+  targets?: Record<string, string[]> | undefined
+  rules?: Rule[] | undefined
   fallthrough: Serve
-  description?: string
-  tags?: string[]
-  owner?: string
-  archived?: boolean
+  description?: string | undefined
+  tags?: string[] | undefined
+  owner?: string | undefined
+  archived?: boolean | undefined
 }
 
 /** A sticky share of the contexts that match a cohort. */
 export interface CohortRollout {
   /** Thousandths of a percent (5000 = 5 %). */
   weight: number
-  bucketBy?: string
+  bucketBy?: string | undefined
   /** Defaults to the cohort key. */
-  salt?: string
+  salt?: string | undefined
 }
 
 /** A reusable segment of contexts. */
 export interface Cohort {
   key: string
-  version?: number
-  description?: string
+  version?: number | undefined
+  description?: string | undefined
   /** Context keys (targetingKey) always in the cohort, unless excluded. */
-  include?: string[]
+  include?: string[] | undefined
   /** Context keys never in the cohort. */
-  exclude?: string[]
+  exclude?: string[] | undefined
   /** Clauses that must all hold for a context that is not listed. */
-  clauses?: Clause[]
-  rollout?: CohortRollout
+  clauses?: Clause[] | undefined
+  rollout?: CohortRollout | undefined
 }
 
 /** Everything an evaluator needs for one environment. */
@@ -126,10 +126,17 @@ export type SnapshotPatch =
   | { op: 'put'; kind: 'flag'; key: string; value: Flag; version?: number }
   | { op: 'put'; kind: 'cohort'; key: string; value: Cohort; version?: number }
   | { op: 'delete'; kind: 'flag' | 'cohort'; key: string; version?: number }
+  | { op: 'members'; kind: 'cohort'; key: string; add?: MemberDelta; remove?: MemberDelta; version?: number }
+
+/** Keys added to or removed from a cohort's lists: cheap to send for a cohort of millions. */
+export interface MemberDelta {
+  include?: string[] | undefined
+  exclude?: string[] | undefined
+}
 
 /** The evaluation context: OpenFeature's `targetingKey` plus attributes. */
 export interface EvaluationContext {
-  targetingKey?: string
+  targetingKey?: string | undefined
   [attribute: string]: unknown
 }
 
