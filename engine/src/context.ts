@@ -11,7 +11,9 @@ export function attributeReader(name: string): AttributeReader {
     if (hasOwn(ctx, name)) return ctx[name]
     let current: unknown = ctx
     for (const part of parts) {
-      if (typeof current !== 'object' || current === null || !hasOwn(current, part)) return undefined
+      // dots walk objects only: an array's indexes and length are not attributes
+      if (typeof current !== 'object' || current === null || Array.isArray(current) || !hasOwn(current, part))
+        return undefined
       current = (current as Record<string, unknown>)[part]
     }
     return current

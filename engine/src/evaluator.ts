@@ -116,12 +116,7 @@ function freezeDeep<T>(value: T): T {
   return value
 }
 
-function result(
-  flag: Flag,
-  variant: string,
-  reason: Reason,
-  extra?: { ruleId?: string; killed?: boolean },
-): Result {
+function result(flag: Flag, variant: string, reason: Reason, extra?: { ruleId?: string; killed?: boolean }): Result {
   const r: { -readonly [K in keyof Result]: Result[K] } = {
     value: freezeDeep(flag.variants[variant] as JsonValue),
     variant,
@@ -148,18 +143,19 @@ function compileServe(flag: Flag, serve: Serve, ruleId: string | undefined): Dec
   const results: Result[] = []
   let upper = 0
   for (const variant of Object.keys(flag.variants)) {
-    const weight = weights[variant] ?? 0
+    const weight = Object.hasOwn(weights, variant) ? (weights[variant] ?? 0) : 0
     if (weight === 0) continue
     upper += weight
     bounds.push(upper)
     results.push(result(flag, variant, Reason.SPLIT, extra))
   }
-  if (results.length === 1) {
-    const only = results[0]!
-    return () => only
-  }
   const salt = serve.rollout.salt ?? flag.key
   const read = attributeReader(serve.rollout.bucketBy ?? 'targetingKey')
+  if (results.length === 1) {
+    // still needs the attribute: moving from 99.999 % to 100 % must not change who gets an error
+    const only = results[0]!
+    return (ctx) => (bucketValue(read(ctx)) === undefined ? undefined : only)
+  }
   return (ctx) => {
     const by = bucketValue(read(ctx))
     if (by === undefined) return undefined
@@ -209,11 +205,12 @@ function compileFlag(flag: Flag): CompiledFlag {
     run: (ctx, tables, depth) => {
       for (const p of prerequisites) {
         const dependency = tables.flags.get(p.key)
-        const outcome = dependency === undefined || depth >= MAX_DEPTH ? undefined : dependency.run(ctx, tables, depth + 1)
+        const missing = dependency === undefined || dependency.source.archived === true || depth >= MAX_DEPTH
+        const outcome = missing ? undefined : dependency.run(ctx, tables, depth + 1)
         if (outcome?.variant === undefined || !p.variants.has(outcome.variant)) return prerequisiteFailed
       }
       if (targets.size > 0) {
-        const key = ctx.targetingKey
+        const key = targetingKey(ctx)
         if (typeof key === 'string') {
           const hit = targets.get(key)
           if (hit !== undefined) return hit
@@ -227,13 +224,7 @@ function compileFlag(flag: Flag): CompiledFlag {
   }
 }
 
-function matchesRule(
-  cohorts: string[],
-  clauses: Predicate[],
-  ctx: Ctx,
-  tables: Tables,
-  depth: number,
-): boolean {
+function matchesRule(cohorts: string[], clauses: Predicate[], ctx: Ctx, tables: Tables, depth: number): boolean {
   for (const key of cohorts) if (!tables.inCohort(key, ctx, depth)) return false
   for (const clause of clauses) if (!clause(ctx, tables.inCohort, depth)) return false
   return true
@@ -251,7 +242,7 @@ function compileCohort(cohort: Cohort): CompiledCohort {
   return {
     source: cohort,
     matches: (ctx, tables, depth) => {
-      const key = ctx.targetingKey
+      const key = targetingKey(ctx)
       if (typeof key === 'string') {
         if (exclude.has(key)) return false
         if (include.has(key)) return true
@@ -263,6 +254,11 @@ function compileCohort(cohort: Cohort): CompiledCohort {
       return by !== undefined && bucketOf(salt, by) < rollout.weight
     },
   }
+}
+
+/** Like every attribute, the context key is read from the context's own properties only. */
+function targetingKey(ctx: Ctx): unknown {
+  return Object.hasOwn(ctx, 'targetingKey') ? ctx.targetingKey : undefined
 }
 
 function describe(value: unknown): string {
@@ -281,14 +277,15 @@ function failure<T>(value: T, errorCode: ErrorCode, errorMessage: string, flagVe
     errorMessage,
   }
   if (flagVersion !== undefined) r.flagVersion = flagVersion
-  return r
+  return Object.freeze(r)
 }
 
 /** Checks the context's shape once per call; returns the context or an error message. */
 function checkContext(context: unknown): Ctx | string {
   if (context === undefined || context === null) return EMPTY_CONTEXT
-  if (typeof context !== 'object' || Array.isArray(context)) return `context must be an object, got ${describe(context)}`
-  const key = (context as Ctx).targetingKey
+  if (typeof context !== 'object' || Array.isArray(context))
+    return `context must be an object, got ${describe(context)}`
+  const key = targetingKey(context as Ctx)
   if (key !== undefined && typeof key !== 'string') return `targetingKey must be a string, got ${describe(key)}`
   return context as Ctx
 }
@@ -458,7 +455,8 @@ function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string | number
 
   const parsed = patch.kind === 'flag' ? flagSchema.safeParse(patch.value) : cohortSchema.safeParse(patch.value)
   if (!parsed.success) throw new SnapshotValidationError(issuesOf(at('value'), parsed.error))
-  if (parsed.data.key !== patch.key) add(at('key'), `patch key "${patch.key}" differs from value key "${parsed.data.key}"`)
+  if (parsed.data.key !== patch.key)
+    add(at('key'), `patch key "${patch.key}" differs from value key "${parsed.data.key}"`)
   if (patch.kind === 'flag') tables.flags.set(patch.key, compileFlag(parsed.data as Flag))
   else tables.cohorts.set(patch.key, compileCohort(parsed.data as Cohort))
   const { flags, cohorts } = sources()

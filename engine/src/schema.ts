@@ -110,11 +110,26 @@ function checkClauseValues(clause: Clause, ctx: z.RefinementCtx): void {
   }
 }
 
-/** Epoch milliseconds of an ISO 8601 string or a finite number; undefined otherwise. */
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2})?)?$/
+
+/**
+ * Epoch milliseconds of an ISO 8601 / RFC 3339 date or date-time, or of a
+ * finite number; undefined otherwise. Impossible dates (2024-02-30) are
+ * rejected rather than rolled over as `Date.parse` would.
+ */
 export function parseDate(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined
-  if (typeof value !== 'string' || value.length > 64 || !/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined
-  const ms = Date.parse(value)
+  if (typeof value !== 'string' || value.length > 40) return undefined
+  const m = ISO_DATE.exec(value)
+  if (m === null) return undefined
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  const calendar = new Date(Date.UTC(year, month - 1, day))
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) return undefined
+  if (Number(m[4] ?? 0) > 23 || Number(m[5] ?? 0) > 59 || Number(m[6] ?? 0) > 59) return undefined
+  // a date-time without an offset is read as UTC, the same on every machine
+  const text = m[4] !== undefined && !/[Zz]|[+-]\d{2}:\d{2}$/.test(value) ? `${value}Z` : value
+  const ms = Date.parse(m[4] === undefined ? `${value}T00:00:00Z` : text.replace(' ', 'T'))
   return Number.isNaN(ms) ? undefined : ms
 }
 
@@ -133,10 +148,16 @@ export const rolloutSchema = z.strictObject({
   salt: z.string().max(256).optional(),
 })
 
-export const serveSchema = z.union([
-  z.strictObject({ variant: variantSchema }),
-  z.strictObject({ rollout: rolloutSchema }),
-])
+/**
+ * `{variant}` or `{rollout}`. One object with a check rather than a union, so
+ * that an error points into the branch the author meant instead of at the union.
+ */
+export const serveSchema = z
+  .strictObject({ variant: variantSchema.optional(), rollout: rolloutSchema.optional() })
+  .superRefine((serve, ctx) => {
+    if ((serve.variant === undefined) === (serve.rollout === undefined))
+      ctx.addIssue({ code: 'custom', message: 'serve exactly one of "variant" or "rollout"' })
+  }) as unknown as z.ZodType<Serve>
 
 export const ruleSchema = z.strictObject({
   id: nameSchema,
@@ -164,24 +185,84 @@ export function valueMatchesType(type: Flag['type'], value: unknown): boolean {
   return TYPE_CHECKS[type](value as JsonValue)
 }
 
-function checkServe(serve: Serve, variants: Record<string, unknown>, ctx: z.RefinementCtx, path: PropertyKey[]): void {
-  if ('variant' in serve) {
-    if (!(serve.variant in variants))
-      ctx.addIssue({ code: 'custom', message: `unknown variant "${serve.variant}"`, path: [...path, 'variant'] })
+type Raw = Record<string, unknown>
+const asRecord = (v: unknown): Raw | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Raw) : undefined
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
+
+/** Cross-field checks of a serve; tolerant of a malformed shape, which zod reports on its own. */
+function checkServe(serve: unknown, variants: Raw, ctx: z.RefinementCtx, path: PropertyKey[]): void {
+  const s = asRecord(serve)
+  if (s === undefined) return
+  if (typeof s.variant === 'string') {
+    if (!Object.hasOwn(variants, s.variant))
+      ctx.addIssue({ code: 'custom', message: `unknown variant "${s.variant}"`, path: [...path, 'variant'] })
     return
   }
+  const weights = asRecord(asRecord(s.rollout)?.weights)
+  if (weights === undefined) return
   let total = 0
-  for (const [name, weight] of Object.entries(serve.rollout.weights)) {
-    total += weight
-    if (!(name in variants))
-      ctx.addIssue({ code: 'custom', message: `unknown variant "${name}"`, path: [...path, 'rollout', 'weights', name] })
+  for (const [name, weight] of Object.entries(weights)) {
+    total += typeof weight === 'number' ? weight : Number.NaN
+    if (!Object.hasOwn(variants, name))
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown variant "${name}"`,
+        path: [...path, 'rollout', 'weights', name],
+      })
   }
-  if (total !== TOTAL_WEIGHT)
+  if (total !== TOTAL_WEIGHT && !Number.isNaN(total))
     ctx.addIssue({
       code: 'custom',
       message: `weights must sum to ${TOTAL_WEIGHT} (thousandths of a percent), got ${total}`,
       path: [...path, 'rollout', 'weights'],
     })
+}
+
+/**
+ * Checks across a flag's fields. It also runs when the shape has problems, so
+ * one pass reports both, and therefore reads every field defensively.
+ */
+function checkFlag(raw: unknown, ctx: z.RefinementCtx): void {
+  const flag = asRecord(raw)
+  if (flag === undefined) return
+  const add = (message: string, path: PropertyKey[]) => ctx.addIssue({ code: 'custom', message, path })
+  const variants = asRecord(flag.variants)
+  const type =
+    typeof flag.type === 'string' && (FLAG_TYPES as readonly string[]).includes(flag.type) ? flag.type : undefined
+  if (variants !== undefined) {
+    const names = Object.keys(variants)
+    if (names.length === 0) add('a flag needs at least one variant', ['variants'])
+    for (const name of names)
+      if (type !== undefined && !valueMatchesType(type as Flag['type'], variants[name]))
+        add(`value does not match flag type "${type}"`, ['variants', name])
+    if (typeof flag.offVariant === 'string' && !Object.hasOwn(variants, flag.offVariant))
+      add(`unknown variant "${flag.offVariant}"`, ['offVariant'])
+  }
+  const known = variants ?? {}
+  const targeted = new Map<string, string>()
+  for (const [variant, keys] of Object.entries(asRecord(flag.targets) ?? {})) {
+    if (variants !== undefined && !Object.hasOwn(variants, variant))
+      add(`unknown variant "${variant}"`, ['targets', variant])
+    asArray(keys).forEach((key, i) => {
+      if (typeof key !== 'string') return
+      const other = targeted.get(key)
+      if (other !== undefined && other !== variant)
+        add(`context key "${key}" is targeted by both "${other}" and "${variant}"`, ['targets', variant, i])
+      targeted.set(key, variant)
+    })
+  }
+  const ids = new Set<unknown>()
+  asArray(flag.rules).forEach((rule, i) => {
+    const id = asRecord(rule)?.id
+    if (typeof id === 'string' && ids.has(id)) add(`duplicate rule id "${id}"`, ['rules', i, 'id'])
+    ids.add(id)
+    if (variants !== undefined) checkServe(asRecord(rule)?.serve, known, ctx, ['rules', i, 'serve'])
+  })
+  if (variants !== undefined) checkServe(flag.fallthrough, known, ctx, ['fallthrough'])
+  asArray(flag.prerequisites).forEach((p, i) => {
+    if (asRecord(p)?.flag === flag.key) add('a flag cannot be its own prerequisite', ['prerequisites', i, 'flag'])
+  })
 }
 
 /** The flag's shape without cross-field checks, for composing request schemas (`.pick`, `.omit`). */
@@ -204,48 +285,9 @@ export const flagObjectSchema = z.strictObject({
 })
 
 /** The flag as an environment sees it; checks everything that needs no other flag or cohort. */
-export const flagSchema = flagObjectSchema
-  .superRefine((flag, ctx) => {
-    const names = Object.keys(flag.variants)
-    if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'a flag needs at least one variant', path: ['variants'] })
-    for (const name of names) {
-      if (!valueMatchesType(flag.type, flag.variants[name]))
-        ctx.addIssue({
-          code: 'custom',
-          message: `value does not match flag type "${flag.type}"`,
-          path: ['variants', name],
-        })
-    }
-    if (!(flag.offVariant in flag.variants))
-      ctx.addIssue({ code: 'custom', message: `unknown variant "${flag.offVariant}"`, path: ['offVariant'] })
-    const targeted = new Map<string, string>()
-    for (const [variant, keys] of Object.entries(flag.targets ?? {})) {
-      if (!(variant in flag.variants))
-        ctx.addIssue({ code: 'custom', message: `unknown variant "${variant}"`, path: ['targets', variant] })
-      keys.forEach((key, i) => {
-        const other = targeted.get(key)
-        if (other !== undefined && other !== variant)
-          ctx.addIssue({
-            code: 'custom',
-            message: `context key "${key}" is targeted by both "${other}" and "${variant}"`,
-            path: ['targets', variant, i],
-          })
-        targeted.set(key, variant)
-      })
-    }
-    const ids = new Set<string>()
-    flag.rules?.forEach((rule, i) => {
-      if (ids.has(rule.id))
-        ctx.addIssue({ code: 'custom', message: `duplicate rule id "${rule.id}"`, path: ['rules', i, 'id'] })
-      ids.add(rule.id)
-      checkServe(rule.serve as Serve, flag.variants, ctx, ['rules', i, 'serve'])
-    })
-    checkServe(flag.fallthrough as Serve, flag.variants, ctx, ['fallthrough'])
-    flag.prerequisites?.forEach((p, i) => {
-      if (p.flag === flag.key)
-        ctx.addIssue({ code: 'custom', message: 'a flag cannot be its own prerequisite', path: ['prerequisites', i, 'flag'] })
-    })
-  })
+export const flagSchema = flagObjectSchema.superRefine((flag, ctx) => checkFlag(flag, ctx), {
+  when: (payload) => typeof payload.value === 'object' && payload.value !== null,
+})
 
 export const cohortRolloutSchema = z.strictObject({
   weight: z.int().min(0).max(TOTAL_WEIGHT),
@@ -303,30 +345,36 @@ const envelopeSchema = z.strictObject({
  */
 export function parseSnapshot(input: unknown): ParseSnapshotResult {
   const envelope = envelopeSchema.safeParse(input)
-  if (!envelope.success) return { success: false, issues: toIssues(envelope.error, []) }
-  const issues: SnapshotIssue[] = []
+  const issues: SnapshotIssue[] = envelope.success ? [] : toIssues(envelope.error, [])
+  // entries are checked even when the envelope is not, so one pass reports everything
+  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>
+  const rawFlags = isRecord(raw.flags) ? raw.flags : {}
+  const rawCohorts = isRecord(raw.cohorts) ? raw.cohorts : {}
   const flags: Record<string, Flag> = {}
   const cohorts: Record<string, Cohort> = {}
 
-  for (const [key, raw] of Object.entries(envelope.data.flags)) {
-    const parsed = flagSchema.safeParse(raw)
+  for (const [key, entry] of Object.entries(rawFlags)) {
+    const parsed = flagSchema.safeParse(entry)
     if (!parsed.success) issues.push(...toIssues(parsed.error, ['flags', key]))
     else flags[key] = parsed.data as Flag
-    checkRecordKey(key, raw, ['flags', key], issues)
+    checkRecordKey(key, entry, ['flags', key], issues)
   }
-  for (const [key, raw] of Object.entries(envelope.data.cohorts)) {
-    const parsed = cohortSchema.safeParse(raw)
+  for (const [key, entry] of Object.entries(rawCohorts)) {
+    const parsed = cohortSchema.safeParse(entry)
     if (!parsed.success) issues.push(...toIssues(parsed.error, ['cohorts', key]))
     else cohorts[key] = parsed.data as Cohort
-    checkRecordKey(key, raw, ['cohorts', key], issues)
+    checkRecordKey(key, entry, ['cohorts', key], issues)
   }
-  const known = { flags: envelope.data.flags, cohorts: envelope.data.cohorts }
-  issues.push(...checkReferences(flags, cohorts, known))
-  if (issues.length > 0) return { success: false, issues }
+  issues.push(...checkReferences(flags, cohorts, { flags: rawFlags, cohorts: rawCohorts }))
+  if (issues.length > 0 || !envelope.success) return { success: false, issues }
   return {
     success: true,
     data: { environment: envelope.data.environment, version: envelope.data.version, flags, cohorts },
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function checkRecordKey(key: string, raw: unknown, path: (string | number)[], issues: SnapshotIssue[]): void {
@@ -366,7 +414,8 @@ export function checkReferences(
   for (const [key, flag] of Object.entries(flags)) {
     flag.prerequisites?.forEach((p, i) => {
       const target = Object.hasOwn(known.flags, p.flag) ? flags[p.flag] : undefined
-      if (!Object.hasOwn(known.flags, p.flag)) add(['flags', key, 'prerequisites', i, 'flag'], `unknown flag "${p.flag}"`)
+      if (!Object.hasOwn(known.flags, p.flag))
+        add(['flags', key, 'prerequisites', i, 'flag'], `unknown flag "${p.flag}"`)
       else if (target !== undefined)
         p.variants.forEach((v, j) => {
           if (!(v in target.variants))

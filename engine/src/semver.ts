@@ -3,7 +3,7 @@ export interface SemVer {
   major: number
   minor: number
   patch: number
-  prerelease: ReadonlyArray<string | number>
+  prerelease: ReadonlyArray<string | number | bigint>
 }
 
 const SEMVER =
@@ -18,8 +18,15 @@ export function parseSemver(input: string): SemVer | undefined {
   const minor = Number(m[2])
   const patch = Number(m[3])
   if (!Number.isSafeInteger(major) || !Number.isSafeInteger(minor) || !Number.isSafeInteger(patch)) return undefined
-  const prerelease = m[4] === undefined ? [] : m[4].split('.').map((id) => (/^\d+$/.test(id) ? Number(id) : id))
+  const prerelease = m[4] === undefined ? [] : m[4].split('.').map(numericIdentifier)
   return { major, minor, patch, prerelease }
+}
+
+/** Numeric identifiers compare as numbers; beyond 2^53 as bigints, so none collapse into another. */
+function numericIdentifier(id: string): string | number | bigint {
+  if (!/^\d+$/.test(id)) return id
+  const n = Number(id)
+  return Number.isSafeInteger(n) ? n : BigInt(id)
 }
 
 /** SemVer precedence: negative, zero or positive. */
@@ -37,9 +44,9 @@ export function compareSemver(a: SemVer, b: SemVer): number {
     if (x === undefined) return -1
     if (y === undefined) return 1
     if (x === y) continue
-    if (typeof x === 'number' && typeof y === 'number') return x - y
-    if (typeof x === 'number') return -1
-    if (typeof y === 'number') return 1
+    const xNumeric = typeof x !== 'string'
+    const yNumeric = typeof y !== 'string'
+    if (xNumeric !== yNumeric) return xNumeric ? -1 : 1
     return x < y ? -1 : 1
   }
   return 0
