@@ -1,10 +1,85 @@
-import { describe, expect, it } from 'vitest'
-import { createApp } from './app.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createHarness, type Harness } from './test-harness.js'
 
-describe('createApp', () => {
-  it('answers /healthz', async () => {
-    const res = await createApp({ version: 'test' }).request('/healthz')
-    expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ status: 'ok', version: 'test' })
+describe('app', () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await createHarness()
+  })
+  afterAll(() => h.close())
+
+  it('answers /healthz and /readyz', async () => {
+    const health = await h.app.request('/healthz')
+    expect(health.status).toBe(200)
+    expect(await health.json()).toMatchObject({ status: 'ok' })
+    const ready = await h.app.request('/readyz')
+    expect(ready.status).toBe(200)
+    expect(await ready.json()).toMatchObject({ ready: true, database: 'up', environments: 2 })
+  })
+
+  it('answers unknown routes with problem+json', async () => {
+    const res = await h.app.request('/nope')
+    expect(res.status).toBe(404)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    expect(await res.json()).toMatchObject({ status: 404, type: 'urn:vane:problem:not_found' })
+  })
+
+  it('walks a flag through create, target, kill and unkill', async () => {
+    const put = await h.call('PUT', '/admin/v1/flags/new-checkout', {
+      type: 'boolean',
+      variants: { on: true, off: false },
+      tags: ['checkout'],
+    })
+    expect(put.status).toBe(201)
+    expect(put.headers.get('etag')).toBe('"1"')
+
+    const target = await h.call(
+      'PUT',
+      '/admin/v1/environments/production/flags/new-checkout',
+      {
+        enabled: true,
+        offVariant: 'off',
+        fallthrough: { variant: 'off' },
+        rules: [
+          {
+            id: 'staff',
+            clauses: [{ attribute: 'email', op: 'endsWith', values: ['@acme.com'] }],
+            serve: { variant: 'on' },
+          },
+        ],
+      },
+      { 'if-match': '"0"' },
+    )
+    expect(target.status).toBe(200)
+    const staff = { targetingKey: 'u1', email: 'a@acme.com' }
+    expect(h.hub.get('production')?.evaluate('new-checkout', staff, false)).toMatchObject({
+      value: true,
+      ruleId: 'staff',
+    })
+
+    const kill = await h.call('POST', '/admin/v1/environments/production/flags/new-checkout/kill', { reason: 'INC-1' })
+    expect(kill.status).toBe(200)
+    expect(h.hub.get('production')?.evaluate('new-checkout', staff, false)).toMatchObject({
+      value: false,
+      reason: 'DISABLED',
+      killed: true,
+    })
+
+    await h.call('POST', '/admin/v1/environments/production/flags/new-checkout/unkill', { reason: 'fixed' })
+    expect(h.hub.get('production')?.evaluate('new-checkout', staff, false)).toMatchObject({
+      value: true,
+      ruleId: 'staff',
+    })
+
+    const audit = (await (await h.call('GET', '/admin/v1/audit?entity=flag:new-checkout')).json()) as {
+      items: { action: string }[]
+    }
+    expect(audit.items.map((i: { action: string }) => i.action)).toEqual([
+      'flag.unkill',
+      'flag.kill',
+      'targeting.update',
+      'flag.create',
+    ])
+    expect(audit.items[1]).toMatchObject({ reason: 'INC-1', actor: 'bootstrap', environment: 'production' })
   })
 })

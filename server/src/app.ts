@@ -1,21 +1,119 @@
 import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { requestId } from 'hono/request-id'
+import type { KeyAuthenticator } from './control/keys.js'
+import type { AppEnv } from './env.js'
+import { isVaneError, problem, VaneError } from './errors.js'
+import type { ChangeFeed } from './feed.js'
+import type { EvaluatorHub } from './hub.js'
+import { requireKey } from './middleware/auth.js'
+import { rateLimit } from './middleware/rate-limit.js'
+import { type RequestRecord, telemetry } from './middleware/telemetry.js'
+import { auditRoutes } from './routes/audit.js'
+import { cohortRoutes } from './routes/cohorts.js'
+import { environmentRoutes } from './routes/environments.js'
+import { flagRoutes } from './routes/flags.js'
+import { hookRoutes } from './routes/hooks.js'
+import { keyRoutes } from './routes/keys.js'
+import { targetingRoutes } from './routes/targeting.js'
+import type { Store } from './storage/repository.js'
+
+/** Default cap on request bodies; cohort member uploads have their own, larger one. */
+export const BODY_LIMIT = 1024 * 1024
 
 /** Options for {@link createApp}. */
 export interface AppOptions {
-  /** Reported by `/healthz`; defaults to the package version. */
+  store: Store
+  hub: EvaluatorHub
+  feed: ChangeFeed
+  auth: KeyAuthenticator
+  /** Reported by `/healthz`. */
   version?: string
+  /** Per-key request rate on authenticated endpoints. Default: 100/s, bursts of 200. */
+  rateLimit?: { perSecond: number; burst: number }
+  /** True once start-up finished (migrations ran, evaluators loaded); `/readyz` reports it. */
+  ready?: () => boolean
+  /** Called for every finished request (logs, metrics). */
+  onRequest?: (record: RequestRecord) => void
+  /** Called once for every unexpected error before the plain 500 goes out. */
+  onUnexpectedError?: (error: unknown, requestId: string) => void
+  /** Extra routes mounted on the app (e.g. `/metrics`, which needs a Node-only registry). */
+  extend?: (app: Hono<AppEnv>) => void
 }
 
 /**
- * Builds the Vane HTTP app on Web-standard APIs only, so the same app can be
- * served by the Node adapter or a Workers runtime.
+ * Builds the Vane HTTP app on Web-standard APIs only; storage and the Node
+ * server are handed in, so the same app can run on other runtimes.
  *
  * @example
- * const app = createApp()
+ * const app = createApp({ store, hub, feed, auth })
  * const res = await app.request('/healthz')
  */
-export function createApp(options: AppOptions = {}): Hono {
-  const app = new Hono()
+export function createApp(options: AppOptions): Hono<AppEnv> {
+  const deps = { store: options.store, hub: options.hub, feed: options.feed, auth: options.auth }
+  const app = new Hono<AppEnv>()
+  app.use(requestId())
+  app.use(telemetry({ ...(options.onRequest !== undefined && { onRequest: options.onRequest }) }))
+
   app.get('/healthz', (c) => c.json({ status: 'ok', version: options.version ?? '0.1.0' }))
+  app.get('/readyz', async (c) => {
+    const ready = options.ready?.() ?? true
+    const database = await options.store.ping().catch(() => false)
+    const body = { ready, database: database ? 'up' : 'down', environments: options.hub.environments().length }
+    return c.json(body, ready ? 200 : 503)
+  })
+
+  const admin = new Hono<AppEnv>()
+  const limit = bodyLimit({
+    maxSize: BODY_LIMIT,
+    onError: () => {
+      throw new VaneError('payload_too_large', `request bodies are limited to ${BODY_LIMIT} bytes`)
+    },
+  })
+  // member uploads carry their own, larger limit
+  admin.use((c, next) => (c.req.path.endsWith('/members') ? next() : limit(c, next)))
+  admin.use(requireKey({ auth: options.auth, kinds: ['admin'] }))
+  admin.use(rateLimit(options.rateLimit ?? { perSecond: 100, burst: 200 }))
+  admin.route('/', environmentRoutes(deps))
+  admin.route('/', flagRoutes(deps))
+  admin.route('/', targetingRoutes(deps))
+  admin.route('/', cohortRoutes(deps))
+  admin.route('/', keyRoutes(deps))
+  admin.route('/', auditRoutes(deps))
+  app.route('/admin/v1', admin)
+  app.route('/hooks/v1', hookRoutes(deps))
+
+  options.extend?.(app)
+
+  app.notFound((c) => problem(c, new VaneError('not_found', `no route for ${c.req.method} ${c.req.path}`)))
+  app.onError((error, c) => {
+    if (isVaneError(error)) return problem(c, error)
+    if (isDatabaseDown(error))
+      return problem(
+        c,
+        new VaneError('unavailable', 'the database is unreachable; evaluation keeps serving', [], {
+          'Retry-After': '5',
+        }),
+      )
+    options.onUnexpectedError?.(error, c.get('requestId'))
+    return c.json({ title: 'Internal Server Error', status: 500, requestId: c.get('requestId') }, 500)
+  })
   return app
+}
+
+const DOWN_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  '57P01',
+  '57P03',
+  '08006',
+  '08001',
+  'SQLITE_BUSY',
+])
+function isDatabaseDown(error: unknown): boolean {
+  const code =
+    (error as { code?: unknown; cause?: { code?: unknown } })?.code ??
+    (error as { cause?: { code?: unknown } })?.cause?.code
+  return typeof code === 'string' && DOWN_CODES.has(code)
 }

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { serveNode } from './adapters/node.js'
-import { createApp } from './app.js'
+import { configFromEnv, startServer } from './runtime.js'
 
 const command = process.argv[2] ?? 'serve'
 if (command !== 'serve') {
@@ -8,11 +7,18 @@ if (command !== 'serve') {
   process.exit(2)
 }
 
-const port = Number(process.env.PORT ?? 8787)
-const hostname = process.env.HOST ?? '127.0.0.1'
-const { server, port: bound } = await serveNode(createApp(), { port, hostname })
-process.stdout.write(`${JSON.stringify({ msg: 'vane listening', url: `http://${hostname}:${bound}` })}\n`)
-
+const running = await startServer(configFromEnv())
+let stopping = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => server.close(() => process.exit(0)))
+  process.once(signal, () => {
+    if (stopping) return
+    stopping = true
+    running.logger.info({ signal }, 'shutting down: finishing requests in flight')
+    const force = setTimeout(() => process.exit(1), 10_000)
+    force.unref()
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  })
 }

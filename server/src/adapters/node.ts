@@ -1,5 +1,4 @@
 import { type ServerType, serve } from '@hono/node-server'
-import type { Hono } from 'hono'
 
 /** Options for {@link serveNode}. */
 export interface ServeNodeOptions {
@@ -8,7 +7,12 @@ export interface ServeNodeOptions {
 }
 
 /** Serves an app on Node's HTTP server; resolves once the socket listens. */
-export function serveNode(app: Hono, options: ServeNodeOptions): Promise<{ server: ServerType; port: number }> {
+/** Anything with a Web-standard fetch handler, such as a hono app. */
+export interface FetchApp {
+  fetch: (request: Request) => Response | Promise<Response>
+}
+
+export function serveNode(app: FetchApp, options: ServeNodeOptions): Promise<{ server: ServerType; port: number }> {
   return new Promise((resolve) => {
     const server = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname }, (info) =>
       resolve({ server, port: info.port }),

@@ -1,0 +1,138 @@
+import { SpanStatusCode, trace } from '@opentelemetry/api'
+import type { JsonValue } from '@vane/engine'
+import { type Evaluator, SnapshotValidationError } from '@vane/engine'
+import { VaneError } from '../errors.js'
+import type { ChangeFeed } from '../feed.js'
+import { changeToPatch, type EvaluatorHub } from '../hub.js'
+import type { AuditRecord, ChangeEntity, ChangeOp, ChangeRecord, Store, StoreTx } from '../storage/repository.js'
+
+const tracer = trace.getTracer('@vane/server')
+
+/** Who is acting: the name of the API key or trigger, as the audit log shows it. */
+export interface Actor {
+  name: string
+}
+
+/** What every write needs. */
+export interface ControlDeps {
+  store: Store
+  hub: EvaluatorHub
+  feed: ChangeFeed
+  now?: () => Date
+}
+
+/** Maps an engine pointer (into the patched entity) to a pointer into the request body. */
+export type PointerMap = (pointer: string) => string
+
+/**
+ * The changes of one transaction. Each change is validated by applying it to
+ * the environment's evaluator before it is written, so nothing the engine
+ * would reject reaches the store.
+ */
+export class WriteBatch {
+  readonly changes: ChangeRecord[] = []
+  readonly staged = new Map<string, Evaluator>()
+
+  constructor(
+    readonly tx: StoreTx,
+    private readonly hub: EvaluatorHub,
+    private readonly actor: Actor,
+    readonly now: string,
+  ) {}
+
+  /** Bumps the environment's version and appends one change at it. */
+  async change(
+    environment: string,
+    entity: ChangeEntity,
+    key: string,
+    op: ChangeOp,
+    payload: JsonValue,
+    map: PointerMap = (p) => p,
+  ): Promise<void> {
+    const evaluator = this.staged.get(environment) ?? this.hub.get(environment)
+    if (evaluator === undefined) throw new VaneError('unavailable', `environment "${environment}" is not loaded yet`)
+    const version = await this.tx.bumpEnvironmentVersion(environment)
+    const change: ChangeRecord = { environment, version, entity, key, op, payload, createdAt: this.now }
+    try {
+      this.staged.set(environment, evaluator.apply(changeToPatch(change)))
+    } catch (error) {
+      if (!(error instanceof SnapshotValidationError)) throw error
+      const issues = error.issues.map((i) => ({ pointer: map(i.pointer), message: i.message }))
+      throw new VaneError('validation', `the change would leave ${environment} invalid`, issues)
+    }
+    await this.tx.appendChange(change)
+    this.changes.push(change)
+  }
+
+  async audit(
+    entry: Omit<AuditRecord, 'id' | 'at' | 'actor' | 'reason' | 'environment'> & {
+      environment?: string | null
+      reason?: string | null
+    },
+  ): Promise<void> {
+    await this.tx.appendAudit({
+      at: this.now,
+      actor: this.actor.name,
+      environment: entry.environment ?? null,
+      reason: entry.reason ?? null,
+      action: entry.action,
+      entityType: entry.entityType,
+      entityKey: entry.entityKey,
+      before: entry.before,
+      after: entry.after,
+    })
+  }
+}
+
+/**
+ * Runs a write in one transaction holding the environments' locks; after the
+ * commit, installs the validated evaluators and publishes the changes.
+ */
+export function write<T>(
+  deps: ControlDeps,
+  actor: Actor,
+  environments: string[] | 'all',
+  fn: (batch: WriteBatch) => Promise<T>,
+): Promise<T> {
+  return tracer.startActiveSpan('vane.write', async (span) => {
+    try {
+      return await writeInTransaction(deps, actor, environments, fn)
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) })
+      throw error
+    } finally {
+      span.end()
+    }
+  })
+}
+
+async function writeInTransaction<T>(
+  deps: ControlDeps,
+  actor: Actor,
+  environments: string[] | 'all',
+  fn: (batch: WriteBatch) => Promise<T>,
+): Promise<T> {
+  const now = (deps.now?.() ?? new Date()).toISOString()
+  const { result, batch } = await deps.store.transaction(async (tx) => {
+    const keys = environments === 'all' ? (await tx.listEnvironments()).map((e) => e.key) : environments
+    await tx.lockEnvironments(keys)
+    const batch = new WriteBatch(tx, deps.hub, actor, now)
+    return { result: await fn(batch), batch }
+  })
+  for (const [env, evaluator] of batch.staged) {
+    const current = deps.hub.get(env)
+    if (current === undefined || current.version < evaluator.version) deps.hub.set(env, evaluator)
+  }
+  deps.feed.publish(batch.changes)
+  return result
+}
+
+/** Checks `If-Match` against the current version; `undefined` means the client did not ask. */
+export function checkVersion(ifMatch: number | '*' | undefined, current: number | undefined, what: string): void {
+  if (ifMatch === undefined) return
+  if (ifMatch === '*' ? current !== undefined : ifMatch === (current ?? 0)) return
+  throw new VaneError(
+    'precondition_failed',
+    `${what} is at version ${current ?? 'none (it does not exist)'}, not ${ifMatch}: read it again, then retry`,
+  )
+}

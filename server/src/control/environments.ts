@@ -1,0 +1,29 @@
+import type { JsonValue } from '@vane/engine'
+import { VaneError } from '../errors.js'
+import type { EnvironmentRecord } from '../storage/repository.js'
+import { type Actor, type ControlDeps, write } from './batch.js'
+
+/** Creates an environment; every existing flag starts there disabled. */
+export async function createEnvironment(
+  deps: ControlDeps,
+  actor: Actor,
+  key: string,
+  name: string | undefined,
+): Promise<EnvironmentRecord> {
+  const record = await write(deps, actor, [], async (batch) => {
+    if ((await batch.tx.getEnvironment(key)) !== undefined)
+      throw new VaneError('conflict', `environment "${key}" already exists`)
+    const env: EnvironmentRecord = { key, name: name ?? key, version: 0, createdAt: batch.now }
+    await batch.tx.insertEnvironment(env)
+    await batch.audit({
+      action: 'environment.create',
+      entityType: 'environment',
+      entityKey: key,
+      before: null,
+      after: env as unknown as JsonValue,
+    })
+    return env
+  })
+  await deps.hub.reload(deps.store, key)
+  return record
+}

@@ -1,0 +1,146 @@
+import type { JsonValue } from '@vane/engine'
+import { VaneError } from '../errors.js'
+import type { ApiKeyRecord, Store } from '../storage/repository.js'
+import { type Actor, type ControlDeps, write } from './batch.js'
+import type { KeyInput } from './schemas.js'
+import { constantTimeEqual, hashSecret, randomSecret, secretPrefix } from './secrets.js'
+
+/** A key as listings show it: never the hash. */
+export type PublicKey = Omit<ApiKeyRecord, 'hash'>
+
+export function publicKey(record: ApiKeyRecord): PublicKey {
+  const { hash: _hash, ...rest } = record
+  return rest
+}
+
+/** Creates a key; the secret is returned here once and never again. */
+export async function createKey(
+  deps: ControlDeps,
+  actor: Actor,
+  input: KeyInput,
+): Promise<{ key: PublicKey; secret: string }> {
+  const secret = randomSecret(`vane_${input.kind}_`)
+  const record: ApiKeyRecord = {
+    id: crypto.randomUUID(),
+    name: input.name,
+    kind: input.kind,
+    environment: input.environment ?? null,
+    hash: await hashSecret(secret),
+    prefix: secretPrefix(secret),
+    allowedOrigins: input.allowedOrigins?.map((o) => new URL(o).origin) ?? [],
+    createdAt: '',
+    revokedAt: null,
+  }
+  await write(deps, actor, [], async (batch) => {
+    if (record.environment !== null && (await batch.tx.getEnvironment(record.environment)) === undefined)
+      throw new VaneError('validation', `environment "${record.environment}" does not exist`, [
+        { pointer: '/environment', message: 'unknown environment' },
+      ])
+    record.createdAt = batch.now
+    await batch.tx.insertApiKey(record)
+    await batch.audit({
+      action: 'key.create',
+      entityType: 'key',
+      entityKey: record.id,
+      environment: record.environment,
+      before: null,
+      after: publicKey(record) as unknown as JsonValue,
+    })
+  })
+  return { key: publicKey(record), secret }
+}
+
+export async function revokeKey(
+  deps: ControlDeps,
+  actor: Actor,
+  id: string,
+  auth: KeyAuthenticator,
+): Promise<PublicKey> {
+  const revoked = await write(deps, actor, [], async (batch) => {
+    const current = await batch.tx.getApiKey(id)
+    if (current === undefined) throw new VaneError('not_found', `key "${id}" does not exist`)
+    if (current.revokedAt !== null) return current
+    await batch.tx.revokeApiKey(id, batch.now)
+    const after = { ...current, revokedAt: batch.now }
+    await batch.audit({
+      action: 'key.revoke',
+      entityType: 'key',
+      entityKey: id,
+      environment: current.environment,
+      before: publicKey(current) as unknown as JsonValue,
+      after: publicKey(after) as unknown as JsonValue,
+    })
+    return after
+  })
+  auth.revoked(revoked)
+  return publicKey(revoked)
+}
+
+/** Creates the operator's first admin key from `VANE_BOOTSTRAP_ADMIN_KEY`, once. */
+export async function bootstrapAdminKey(deps: ControlDeps, secret: string): Promise<boolean> {
+  const hash = await hashSecret(secret)
+  if ((await deps.store.getApiKeyByHash(hash)) !== undefined) return false
+  await write(deps, { name: 'bootstrap' }, [], async (batch) => {
+    const record: ApiKeyRecord = {
+      id: crypto.randomUUID(),
+      name: 'bootstrap',
+      kind: 'admin',
+      environment: null,
+      hash,
+      prefix: secretPrefix(secret),
+      allowedOrigins: [],
+      createdAt: batch.now,
+      revokedAt: null,
+    }
+    await batch.tx.insertApiKey(record)
+    await batch.audit({
+      action: 'key.create',
+      entityType: 'key',
+      entityKey: record.id,
+      before: null,
+      after: publicKey(record) as unknown as JsonValue,
+    })
+  })
+  return true
+}
+
+const CACHE_MS = 5_000
+
+/**
+ * Resolves secrets to keys. Lookups are cached for a few seconds so evaluation
+ * traffic does not hit the database; revocation on this instance takes effect
+ * at once, on others within the cache time.
+ */
+export class KeyAuthenticator {
+  private readonly cache = new Map<string, { key: ApiKeyRecord | undefined; at: number }>()
+  private readonly listeners = new Set<(key: ApiKeyRecord) => void>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async authenticate(secret: string): Promise<ApiKeyRecord | undefined> {
+    const hash = await hashSecret(secret)
+    const hit = this.cache.get(hash)
+    let key = hit !== undefined && this.now() - hit.at < CACHE_MS ? hit.key : undefined
+    if (hit === undefined || this.now() - hit.at >= CACHE_MS) {
+      key = await this.store.getApiKeyByHash(hash)
+      if (this.cache.size > 10_000) this.cache.clear()
+      this.cache.set(hash, { key, at: this.now() })
+    }
+    if (key === undefined || key.revokedAt !== null || !constantTimeEqual(key.hash, hash)) return undefined
+    return key
+  }
+
+  revoked(key: ApiKeyRecord): void {
+    this.cache.delete(key.hash)
+    for (const listener of this.listeners) listener(key)
+  }
+
+  /** Streams register here to close when their key is revoked. */
+  onRevoke(listener: (key: ApiKeyRecord) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+}

@@ -1,0 +1,28 @@
+/** Random secrets and their hashes, on Web Crypto so the server also runs on edge runtimes. */
+
+const PREFIX_LENGTH = 12
+
+export function randomSecret(prefix: string): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32))
+  let binary = ''
+  for (const b of bytes) binary += String.fromCharCode(b)
+  return `${prefix}${btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')}`
+}
+
+/** SHA-256, hex. Secrets carry 256 random bits, so a fast hash is enough: there is nothing to brute-force. */
+export async function hashSecret(secret: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret))
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** Compares two strings in time that depends only on their length. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
+  return diff === 0
+}
+
+export function secretPrefix(secret: string): string {
+  return secret.slice(0, PREFIX_LENGTH)
+}

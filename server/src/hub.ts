@@ -1,0 +1,76 @@
+import { compileSnapshot, type Evaluator, type Snapshot, type SnapshotPatch } from '@vane/engine'
+import type { ChangeFeed } from './feed.js'
+import { toEngineCohort, toEngineFlag } from './model.js'
+import type { ChangeRecord, Store, StoreTx } from './storage/repository.js'
+
+/** Reads one environment's full snapshot from the store. */
+export async function loadSnapshot(tx: StoreTx, environment: string): Promise<Snapshot> {
+  const env = await tx.getEnvironment(environment)
+  if (env === undefined) throw new Error(`unknown environment "${environment}"`)
+  const [flags, configs, cohorts] = await Promise.all([
+    tx.listFlags(),
+    tx.listFlagConfigs(environment),
+    tx.listCohorts(),
+  ])
+  const byFlag = new Map(configs.map((c) => [c.flagKey, c]))
+  const snapshot: Snapshot = { environment, version: env.version, flags: {}, cohorts: {} }
+  for (const flag of flags) snapshot.flags[flag.key] = toEngineFlag(flag, byFlag.get(flag.key))
+  for (const cohort of cohorts)
+    snapshot.cohorts[cohort.key] = toEngineCohort(cohort, await tx.getCohortMembers(cohort.key))
+  return snapshot
+}
+
+/** The patch a change record stands for, as the engine applies it. */
+export function changeToPatch(change: ChangeRecord): SnapshotPatch {
+  const { entity, key, version } = change
+  if (change.op === 'delete') return { op: 'delete', kind: entity, key, version }
+  if (change.op === 'members') return { op: 'members', kind: 'cohort', key, version, ...(change.payload as object) }
+  if (entity === 'flag') return { op: 'put', kind: 'flag', key, version, value: change.payload as never }
+  return { op: 'put', kind: 'cohort', key, version, value: change.payload as never }
+}
+
+/**
+ * One compiled evaluator per environment, loaded at start-up and kept current
+ * by applying each change as a patch; evaluation never touches the database.
+ */
+export class EvaluatorHub {
+  private readonly evaluators = new Map<string, Evaluator>()
+  private store: Store | undefined
+
+  /** Compiles every environment from the store and follows the feed from then on. */
+  async load(store: Store, feed: ChangeFeed): Promise<void> {
+    this.store = store
+    for (const env of await store.listEnvironments()) await this.reload(store, env.key)
+    feed.subscribe((change) => this.apply(change))
+  }
+
+  async reload(store: StoreTx, environment: string): Promise<Evaluator> {
+    const evaluator = compileSnapshot(await loadSnapshot(store, environment))
+    this.evaluators.set(environment, evaluator)
+    return evaluator
+  }
+
+  get(environment: string): Evaluator | undefined {
+    return this.evaluators.get(environment)
+  }
+
+  set(environment: string, evaluator: Evaluator): void {
+    this.evaluators.set(environment, evaluator)
+  }
+
+  environments(): string[] {
+    return [...this.evaluators.keys()]
+  }
+
+  private apply(change: ChangeRecord): void {
+    const current = this.evaluators.get(change.environment)
+    // already applied (the writer installs its validated evaluator) or from the past
+    if (current !== undefined && change.version <= current.version) return
+    if (current === undefined || change.version !== current.version + 1) {
+      // a new environment, or a gap in the feed: rebuild from the store rather than guess
+      if (this.store !== undefined) void this.reload(this.store, change.environment).catch(() => {})
+      return
+    }
+    this.evaluators.set(change.environment, current.apply(changeToPatch(change)))
+  }
+}

@@ -1,0 +1,46 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import type { RequestRecord } from './middleware/telemetry.js'
+
+/** Prometheus metrics of one server process. */
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'vane_' })
+  const requests = new Counter({
+    name: 'vane_http_requests_total',
+    help: 'HTTP requests by method, route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  })
+  const duration = new Histogram({
+    name: 'vane_http_request_duration_seconds',
+    help: 'HTTP request duration by method and route.',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  })
+  const adminWrites = new Counter({
+    name: 'vane_admin_writes_total',
+    help: 'Admin API writes by route and status.',
+    labelNames: ['route', 'status'] as const,
+    registers: [registry],
+  })
+  const adminWriteDuration = new Histogram({
+    name: 'vane_admin_write_duration_seconds',
+    help: 'Admin API write latency by route.',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [registry],
+  })
+  return {
+    registry,
+    observe(record: RequestRecord): void {
+      const status = String(record.status)
+      requests.inc({ method: record.method, route: record.route, status })
+      duration.observe({ method: record.method, route: record.route }, record.durationMs / 1000)
+      if (record.route.startsWith('/admin/') && record.method !== 'GET') {
+        adminWrites.inc({ route: record.route, status })
+        adminWriteDuration.observe({ route: record.route }, record.durationMs / 1000)
+      }
+    },
+  }
+}

@@ -1,0 +1,40 @@
+import type { MiddlewareHandler } from 'hono'
+import type { KeyAuthenticator } from '../control/keys.js'
+import type { AppEnv } from '../env.js'
+import { VaneError } from '../errors.js'
+import type { KeyKind } from '../storage/repository.js'
+
+/** The secret from `Authorization: Bearer …` or `X-API-Key`. */
+export function readSecret(headers: Headers): string | undefined {
+  const authorization = headers.get('authorization')
+  if (authorization !== null) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
+    return match?.[1]
+  }
+  return headers.get('x-api-key')?.trim() || undefined
+}
+
+export interface RequireKeyOptions {
+  auth: KeyAuthenticator
+  /** Key kinds allowed through; others get 403. */
+  kinds: readonly KeyKind[]
+}
+
+/** Authenticates the request's key and stores it as `apiKey`; 401 without a valid key, 403 for the wrong kind. */
+export function requireKey(options: RequireKeyOptions): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const secret = readSecret(c.req.raw.headers)
+    const challenge = { 'WWW-Authenticate': 'Bearer realm="vane"' }
+    if (secret === undefined)
+      throw new VaneError('unauthorized', 'send an API key as "Authorization: Bearer <key>"', [], challenge)
+    const key = await options.auth.authenticate(secret)
+    if (key === undefined) throw new VaneError('unauthorized', 'this API key is unknown or revoked', [], challenge)
+    if (!options.kinds.includes(key.kind))
+      throw new VaneError(
+        'forbidden',
+        `a ${key.kind} key cannot use this endpoint (needs: ${options.kinds.join(' or ')})`,
+      )
+    c.set('apiKey', key)
+    await next()
+  }
+}

@@ -1,0 +1,28 @@
+import { Hono } from 'hono'
+import { triggerFireInput } from '../control/schemas.js'
+import { fireTrigger } from '../control/triggers.js'
+import type { AppEnv } from '../env.js'
+import { validate } from '../request.js'
+import type { RouteDeps } from './deps.js'
+
+/** Kill triggers: the secret in the URL is the credential, so alerting tools need no API key. */
+export function hookRoutes(deps: RouteDeps) {
+  return new Hono<AppEnv>().post('/triggers/:secret', async (c) => {
+    const text = await c.req.text()
+    let body: unknown = {}
+    try {
+      body = text.trim() === '' ? {} : JSON.parse(text)
+    } catch {
+      body = {}
+    }
+    const input = validate(triggerFireInput, typeof body === 'object' && body !== null ? body : {})
+    const action = input.action ?? (input.status === 'resolved' ? 'unkill' : 'kill')
+    const { trigger, targeting } = await fireTrigger(deps, c.req.param('secret'), action, input.reason)
+    return c.json({
+      trigger: trigger.name,
+      flag: trigger.flagKey,
+      environment: trigger.environment,
+      killed: targeting.killed,
+    })
+  })
+}

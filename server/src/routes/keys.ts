@@ -1,0 +1,18 @@
+import { Hono } from 'hono'
+import { createKey, publicKey, revokeKey } from '../control/keys.js'
+import { keyInput } from '../control/schemas.js'
+import type { AppEnv } from '../env.js'
+import { readJson } from '../request.js'
+import type { RouteDeps } from './deps.js'
+
+export function keyRoutes(deps: RouteDeps) {
+  return new Hono<AppEnv>()
+    .get('/keys', async (c) => c.json({ items: (await deps.store.listApiKeys()).map(publicKey) }))
+    .post('/keys', async (c) => {
+      const input = await readJson(c, keyInput)
+      const { key, secret } = await createKey(deps, c.get('apiKey'), input)
+      // the only time the secret is shown
+      return c.json({ ...key, secret }, 201)
+    })
+    .delete('/keys/:id', async (c) => c.json(await revokeKey(deps, c.get('apiKey'), c.req.param('id'), deps.auth)))
+}

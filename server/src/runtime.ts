@@ -1,0 +1,90 @@
+import type { ServerType } from '@hono/node-server'
+import pino, { type Logger } from 'pino'
+import { serveNode } from './adapters/node.js'
+import { createApp } from './app.js'
+import { bootstrapAdminKey, KeyAuthenticator } from './control/keys.js'
+import { createLocalFeed } from './feed.js'
+import { EvaluatorHub } from './hub.js'
+import { createMetrics } from './metrics.js'
+import { openStore } from './storage/index.js'
+import type { Store } from './storage/repository.js'
+
+/** Where and how to run; read from the environment by the CLI. */
+export interface ServerConfig {
+  port: number
+  hostname: string
+  databaseUrl?: string
+  dataDir?: string
+  bootstrapAdminKey?: string
+  logLevel?: string
+  rateLimit?: { perSecond: number; burst: number }
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const perSecond = Number(env.VANE_RATE_LIMIT ?? 100)
+  return {
+    port: Number(env.PORT ?? 8787),
+    hostname: env.HOST ?? '127.0.0.1',
+    ...(env.DATABASE_URL !== undefined && { databaseUrl: env.DATABASE_URL }),
+    ...(env.VANE_DATA_DIR !== undefined && { dataDir: env.VANE_DATA_DIR }),
+    ...(env.VANE_BOOTSTRAP_ADMIN_KEY !== undefined && { bootstrapAdminKey: env.VANE_BOOTSTRAP_ADMIN_KEY }),
+    ...(env.LOG_LEVEL !== undefined && { logLevel: env.LOG_LEVEL }),
+    rateLimit: { perSecond, burst: perSecond * 2 },
+  }
+}
+
+export interface RunningServer {
+  url: string
+  port: number
+  store: Store
+  logger: Logger
+  /** Stops accepting, lets requests in flight finish, closes the store. */
+  close(): Promise<void>
+}
+
+/** Opens the store (running migrations), loads every environment, and serves the app on Node. */
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const logger = pino({ level: config.logLevel ?? 'info', base: { service: 'vane' } })
+  let ready = false
+  const store = await openStore({
+    ...(config.databaseUrl !== undefined && { DATABASE_URL: config.databaseUrl }),
+    ...(config.dataDir !== undefined && { VANE_DATA_DIR: config.dataDir }),
+  })
+  const feed = createLocalFeed()
+  const hub = new EvaluatorHub()
+  const auth = new KeyAuthenticator(store)
+  const deps = { store, hub, feed, auth }
+  await hub.load(store, feed)
+  if (config.bootstrapAdminKey !== undefined && (await bootstrapAdminKey(deps, config.bootstrapAdminKey)))
+    logger.info('created the bootstrap admin key from VANE_BOOTSTRAP_ADMIN_KEY')
+
+  const metrics = createMetrics()
+  const app = createApp({
+    ...deps,
+    ready: () => ready,
+    ...(config.rateLimit !== undefined && { rateLimit: config.rateLimit }),
+    onRequest: (record) => {
+      metrics.observe(record)
+      logger.info({ req: record }, 'request')
+    },
+    onUnexpectedError: (error, requestId) => logger.error({ err: error, requestId }, 'unexpected error'),
+    extend: (app) =>
+      app.get('/metrics', async (c) =>
+        c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+      ),
+  })
+  const { server, port } = await serveNode(app, { port: config.port, hostname: config.hostname })
+  ready = true
+  const url = `http://${config.hostname.includes(':') ? `[${config.hostname}]` : config.hostname}:${port}`
+  logger.info({ url, dialect: store.dialect }, 'vane listening')
+  return { url, port, store, logger, close: () => closeServer(server, store) }
+}
+
+async function closeServer(server: ServerType, store: Store): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve())
+    // idle keep-alive sockets would hold close() open forever
+    if ('closeIdleConnections' in server) server.closeIdleConnections()
+  })
+  await store.close()
+}

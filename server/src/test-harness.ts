@@ -1,0 +1,87 @@
+/**
+ * @internal
+ * A complete app over a real SQLite file in a temporary directory, for route
+ * tests that call `app.request()` without a server.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Hono } from 'hono'
+import { createApp } from './app.js'
+import { bootstrapAdminKey, createKey, KeyAuthenticator } from './control/keys.js'
+import type { AppEnv } from './env.js'
+import { createLocalFeed } from './feed.js'
+import { EvaluatorHub } from './hub.js'
+import type { KeyKind, Store } from './storage/repository.js'
+import { openSqliteStore } from './storage/sqlite.js'
+
+export const ADMIN_SECRET = 'vane_admin_test-harness-secret-0000000000000000'
+
+export interface Harness {
+  app: Hono<AppEnv>
+  store: Store
+  hub: EvaluatorHub
+  feed: ReturnType<typeof createLocalFeed>
+  auth: KeyAuthenticator
+  dir: string
+  /** Sends a request with the admin key (or `key`), JSON-encoding `body`. */
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>
+  /** Creates a key of any kind through the API and returns its secret. */
+  key(kind: KeyKind, environment?: string, allowedOrigins?: string[]): Promise<string>
+  close(): Promise<void>
+}
+
+export interface HarnessOptions {
+  environments?: string[]
+  rateLimit?: { perSecond: number; burst: number }
+}
+
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'vane-test-'))
+  const store = await openSqliteStore({ dataDir: dir })
+  const feed = createLocalFeed()
+  const hub = new EvaluatorHub()
+  const auth = new KeyAuthenticator(store)
+  const deps = { store, hub, feed, auth }
+  await hub.load(store, feed)
+  await bootstrapAdminKey(deps, ADMIN_SECRET)
+  const app = createApp({ ...deps, rateLimit: options.rateLimit ?? { perSecond: 10_000, burst: 10_000 } })
+  const call: Harness['call'] = (method, path, body, headers = {}) =>
+    Promise.resolve(
+      app.request(path, {
+        method,
+        headers: {
+          authorization: `Bearer ${ADMIN_SECRET}`,
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      }),
+    )
+  for (const env of options.environments ?? ['production', 'staging']) {
+    const res = await call('POST', '/admin/v1/environments', { key: env })
+    if (res.status !== 201) throw new Error(`creating ${env}: ${res.status} ${await res.text()}`)
+  }
+  return {
+    app,
+    store,
+    hub,
+    feed,
+    auth,
+    dir,
+    call,
+    key: async (kind, environment, allowedOrigins) => {
+      const input = {
+        kind,
+        name: `${kind}-${Math.random().toString(36).slice(2, 8)}`,
+        ...(environment !== undefined && { environment }),
+        ...(allowedOrigins !== undefined && { allowedOrigins }),
+      }
+      return (await createKey(deps, { name: 'harness' }, input)).secret
+    },
+    close: async () => {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
