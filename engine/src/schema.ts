@@ -17,7 +17,7 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
  * Variant names start with a letter or "_": JavaScript orders integer-like object
  * keys numerically, which would reorder variants and so move rollout buckets.
  */
-export const VARIANT_PATTERN = /^[A-Za-z_][A-Za-z0-9._-]{0,63}$/
+export const VARIANT_PATTERN = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9._-]{0,63}$/
 /** Rollout weights are thousandths of a percent. */
 export const TOTAL_WEIGHT = 100_000
 
@@ -354,12 +354,14 @@ export function parseSnapshot(input: unknown): ParseSnapshotResult {
   const cohorts: Record<string, Cohort> = {}
 
   for (const [key, entry] of Object.entries(rawFlags)) {
+    findProtoKeys(entry, ['flags', key], issues)
     const parsed = flagSchema.safeParse(entry)
     if (!parsed.success) issues.push(...toIssues(parsed.error, ['flags', key]))
     else flags[key] = parsed.data as Flag
     checkRecordKey(key, entry, ['flags', key], issues)
   }
   for (const [key, entry] of Object.entries(rawCohorts)) {
+    findProtoKeys(entry, ['cohorts', key], issues)
     const parsed = cohortSchema.safeParse(entry)
     if (!parsed.success) issues.push(...toIssues(parsed.error, ['cohorts', key]))
     else cohorts[key] = parsed.data as Cohort
@@ -370,6 +372,24 @@ export function parseSnapshot(input: unknown): ParseSnapshotResult {
   return {
     success: true,
     data: { environment: envelope.data.environment, version: envelope.data.version, flags, cohorts },
+  }
+}
+
+/**
+ * JSON may carry an own "__proto__" key, which JavaScript objects built by
+ * assignment silently drop; reject it rather than change the data unseen.
+ */
+function findProtoKeys(value: unknown, path: (string | number)[], issues: SnapshotIssue[], depth = 0): void {
+  if (typeof value !== 'object' || value === null || depth > 64) return
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++)
+      if (typeof value[i] === 'object') findProtoKeys(value[i], [...path, i], issues, depth + 1)
+    return
+  }
+  for (const key of Object.keys(value)) {
+    const at = [...path, key]
+    if (key === '__proto__') issues.push({ path: at, pointer: toPointer(at), message: 'the key "__proto__" is not allowed' })
+    else findProtoKeys((value as Record<string, unknown>)[key], at, issues, depth + 1)
   }
 }
 
@@ -418,7 +438,7 @@ export function checkReferences(
         add(['flags', key, 'prerequisites', i, 'flag'], `unknown flag "${p.flag}"`)
       else if (target !== undefined)
         p.variants.forEach((v, j) => {
-          if (!(v in target.variants))
+          if (!Object.hasOwn(target.variants, v))
             add(['flags', key, 'prerequisites', i, 'variants', j], `flag "${p.flag}" has no variant "${v}"`)
         })
     })
