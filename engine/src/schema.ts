@@ -388,7 +388,8 @@ function findProtoKeys(value: unknown, path: (string | number)[], issues: Snapsh
   }
   for (const key of Object.keys(value)) {
     const at = [...path, key]
-    if (key === '__proto__') issues.push({ path: at, pointer: toPointer(at), message: 'the key "__proto__" is not allowed' })
+    if (key === '__proto__')
+      issues.push({ path: at, pointer: toPointer(at), message: 'the key "__proto__" is not allowed' })
     else findProtoKeys((value as Record<string, unknown>)[key], at, issues, depth + 1)
   }
 }
