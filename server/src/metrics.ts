@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { RequestRecord } from './middleware/telemetry.js'
 
 /** Prometheus metrics of one server process. */
@@ -31,8 +31,48 @@ export function createMetrics() {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [registry],
   })
+  const eventsSent = new Counter({
+    name: 'vane_stream_events_sent_total',
+    help: 'Events written to streams, by stream kind.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  })
+  const streamsDropped = new Counter({
+    name: 'vane_streams_dropped_total',
+    help: 'Streams closed by the server, by kind and reason (slow consumer, revoked key).',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [registry],
+  })
+  const propagation = new Histogram({
+    name: 'vane_propagation_seconds',
+    help: 'From a change committing to its events being written to streams.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [registry],
+  })
+  const evaluations = new Counter({
+    name: 'vane_evaluations_total',
+    help: 'Flag evaluations served, by endpoint.',
+    labelNames: ['endpoint'] as const,
+    registers: [registry],
+  })
   return {
     registry,
+    eventsSent,
+    streamsDropped,
+    propagation,
+    evaluations,
+    /** Open streams by kind, read when Prometheus scrapes. */
+    trackStreams(counts: () => Record<string, number>): void {
+      new Gauge({
+        name: 'vane_open_streams',
+        help: 'Open streams by kind.',
+        labelNames: ['kind'] as const,
+        registers: [registry],
+        collect() {
+          for (const [kind, n] of Object.entries(counts())) this.set({ kind }, n)
+        },
+      })
+    },
     observe(record: RequestRecord): void {
       const status = String(record.status)
       requests.inc({ method: record.method, route: record.route, status })

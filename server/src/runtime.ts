@@ -3,6 +3,8 @@ import pino, { type Logger } from 'pino'
 import { serveNode } from './adapters/node.js'
 import { createApp } from './app.js'
 import { bootstrapAdminKey, KeyAuthenticator } from './control/keys.js'
+import { Delivery } from './delivery/delivery.js'
+import { StreamTokens } from './delivery/tokens.js'
 import { createLocalFeed } from './feed.js'
 import { EvaluatorHub } from './hub.js'
 import { createMetrics } from './metrics.js'
@@ -14,10 +16,14 @@ export interface ServerConfig {
   port: number
   hostname: string
   databaseUrl?: string
+  /** PostgreSQL schema (env `VANE_PG_SCHEMA`); lets deployments or test runs share one database. */
+  databaseSchema?: string
   dataDir?: string
   bootstrapAdminKey?: string
   logLevel?: string
   rateLimit?: { perSecond: number; burst: number }
+  /** Signs OFREP event-stream URLs; instances behind one load balancer must share it. Random per process if unset. */
+  streamSecret?: string
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -26,9 +32,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     port: Number(env.PORT ?? 8787),
     hostname: env.HOST ?? '127.0.0.1',
     ...(env.DATABASE_URL !== undefined && { databaseUrl: env.DATABASE_URL }),
+    ...(env.VANE_PG_SCHEMA !== undefined && { databaseSchema: env.VANE_PG_SCHEMA }),
     ...(env.VANE_DATA_DIR !== undefined && { dataDir: env.VANE_DATA_DIR }),
     ...(env.VANE_BOOTSTRAP_ADMIN_KEY !== undefined && { bootstrapAdminKey: env.VANE_BOOTSTRAP_ADMIN_KEY }),
     ...(env.LOG_LEVEL !== undefined && { logLevel: env.LOG_LEVEL }),
+    ...(env.VANE_STREAM_SECRET !== undefined && { streamSecret: env.VANE_STREAM_SECRET }),
     rateLimit: { perSecond, burst: perSecond * 2 },
   }
 }
@@ -48,6 +56,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   let ready = false
   const store = await openStore({
     ...(config.databaseUrl !== undefined && { DATABASE_URL: config.databaseUrl }),
+    ...(config.databaseSchema !== undefined && { VANE_PG_SCHEMA: config.databaseSchema }),
     ...(config.dataDir !== undefined && { VANE_DATA_DIR: config.dataDir }),
   })
   const feed = createLocalFeed()
@@ -59,8 +68,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     logger.info('created the bootstrap admin key from VANE_BOOTSTRAP_ADMIN_KEY')
 
   const metrics = createMetrics()
+  const delivery = new Delivery({
+    ...deps,
+    onEventSent: (kind, count) => metrics.eventsSent.inc({ kind }, count),
+    onDropped: (kind, reason) => metrics.streamsDropped.inc({ kind, reason }),
+    onPropagated: (seconds) => metrics.propagation.observe(seconds),
+  })
+  metrics.trackStreams(() => delivery.counts())
+  const tokens = new StreamTokens(config.streamSecret ?? crypto.randomUUID() + crypto.randomUUID())
   const app = createApp({
     ...deps,
+    delivery,
+    tokens,
+    onEvaluate: (endpoint, flags) => metrics.evaluations.inc({ endpoint }, flags),
     ready: () => ready,
     ...(config.rateLimit !== undefined && { rateLimit: config.rateLimit }),
     onRequest: (record) => {
@@ -77,7 +97,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   ready = true
   const url = `http://${config.hostname.includes(':') ? `[${config.hostname}]` : config.hostname}:${port}`
   logger.info({ url, dialect: store.dialect }, 'vane listening')
-  return { url, port, store, logger, close: () => closeServer(server, store) }
+  return {
+    url,
+    port,
+    store,
+    logger,
+    close: () => {
+      delivery.close()
+      return closeServer(server, store)
+    },
+  }
 }
 
 async function closeServer(server: ServerType, store: Store): Promise<void> {

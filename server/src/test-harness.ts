@@ -9,6 +9,8 @@ import { join } from 'node:path'
 import type { Hono } from 'hono'
 import { createApp } from './app.js'
 import { bootstrapAdminKey, createKey, KeyAuthenticator } from './control/keys.js'
+import { Delivery } from './delivery/delivery.js'
+import { StreamTokens } from './delivery/tokens.js'
 import type { AppEnv } from './env.js'
 import { createLocalFeed } from './feed.js'
 import { EvaluatorHub } from './hub.js'
@@ -23,6 +25,7 @@ export interface Harness {
   hub: EvaluatorHub
   feed: ReturnType<typeof createLocalFeed>
   auth: KeyAuthenticator
+  delivery: Delivery
   dir: string
   /** Sends a request with the admin key (or `key`), JSON-encoding `body`. */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>
@@ -34,6 +37,9 @@ export interface Harness {
 export interface HarnessOptions {
   environments?: string[]
   rateLimit?: { perSecond: number; burst: number }
+  evaluationRateLimit?: { perSecond: number; burst: number }
+  heartbeatMs?: number
+  maxQueuedBytes?: number
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -45,7 +51,18 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const deps = { store, hub, feed, auth }
   await hub.load(store, feed)
   await bootstrapAdminKey(deps, ADMIN_SECRET)
-  const app = createApp({ ...deps, rateLimit: options.rateLimit ?? { perSecond: 10_000, burst: 10_000 } })
+  const delivery = new Delivery({
+    ...deps,
+    ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),
+    ...(options.maxQueuedBytes !== undefined && { maxQueuedBytes: options.maxQueuedBytes }),
+  })
+  const app = createApp({
+    ...deps,
+    delivery,
+    tokens: new StreamTokens('test-harness-stream-secret'),
+    rateLimit: options.rateLimit ?? { perSecond: 10_000, burst: 10_000 },
+    ...(options.evaluationRateLimit !== undefined && { evaluationRateLimit: options.evaluationRateLimit }),
+  })
   const call: Harness['call'] = (method, path, body, headers = {}) =>
     Promise.resolve(
       app.request(path, {
@@ -68,6 +85,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     hub,
     feed,
     auth,
+    delivery,
     dir,
     call,
     key: async (kind, environment, allowedOrigins) => {
@@ -80,6 +98,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       return (await createKey(deps, { name: 'harness' }, input)).secret
     },
     close: async () => {
+      delivery.close()
       await store.close()
       rmSync(dir, { recursive: true, force: true })
     },

@@ -1,0 +1,310 @@
+import type { EvaluationResult, Evaluator } from '@vane/engine'
+import type { KeyAuthenticator } from '../control/keys.js'
+import type { ChangeFeed } from '../feed.js'
+import { changeToPatch, type EvaluatorHub } from '../hub.js'
+import type { ApiKeyRecord, ChangeRecord, Store } from '../storage/repository.js'
+import { affectedFlags } from './dependents.js'
+import { type CloseReason, encodeEvent, HEARTBEAT, SseConnection } from './sse.js'
+
+export type StreamKind = 'sdk' | 'client' | 'events'
+
+/** What a client stream sends per flag: the evaluated outcome, never the rules. */
+export interface ClientValue {
+  value: unknown
+  variant?: string
+  reason: string
+  version?: number
+  errorCode?: string
+}
+
+export function clientValue(result: EvaluationResult): ClientValue {
+  const out: ClientValue = { value: result.value ?? null, reason: result.reason }
+  if (result.variant !== undefined) out.variant = result.variant
+  if (result.flagVersion !== undefined) out.version = result.flagVersion
+  if (result.errorCode !== undefined) out.errorCode = result.errorCode
+  return out
+}
+
+interface Subscriber {
+  kind: StreamKind
+  environment: string
+  key: ApiKeyRecord
+  connection: SseConnection
+  /** Highest environment version this subscriber has been sent. */
+  version: number
+  /** Client streams: the context and what it was last sent, per flag. */
+  context?: Record<string, unknown>
+  sent?: Map<string, string>
+  /** Changes committed while the stream was being primed, sent right after. */
+  held?: ChangeRecord[]
+}
+
+/** What a client stream compares to decide whether a flag changed for its context. */
+function fingerprint(v: ClientValue): string {
+  return `${v.variant ?? ''}\u0000${JSON.stringify(v.value)}\u0000${v.errorCode ?? ''}`
+}
+
+/** What priming a new stream may do before live changes flow. */
+export interface PrimeHandle {
+  send(chunk: Uint8Array): void
+  /** The environment version the stream is now at; later changes up to it are skipped. */
+  setVersion(version: number): void
+  /** Client streams: the values just sent, so later patches carry only differences. */
+  remember(values: Record<string, ClientValue>): void
+}
+
+export interface DeliveryOptions {
+  store: Store
+  hub: EvaluatorHub
+  feed: ChangeFeed
+  auth: KeyAuthenticator
+  heartbeatMs?: number
+  /** Per-connection queue bound; beyond it a consumer is dropped as too slow. */
+  maxQueuedBytes?: number
+  /** Changes kept in memory per environment for resuming streams without the database. */
+  recentChanges?: number
+  /** How often keys of open streams are re-checked, so a revocation on another instance closes them too. */
+  keyCheckMs?: number
+  onEventSent?: (kind: StreamKind, count: number) => void
+  onDropped?: (kind: StreamKind, reason: CloseReason) => void
+  /** Commit → events written, per change. */
+  onPropagated?: (seconds: number) => void
+}
+
+/**
+ * Every open stream, per environment: fans each committed change out to the
+ * streams of its environment, encoding it once for all server-SDK streams,
+ * re-evaluating only affected flags for client streams.
+ */
+export class Delivery {
+  private readonly subscribers = new Map<string, Set<Subscriber>>()
+  private readonly recent = new Map<string, ChangeRecord[]>()
+  private readonly putCache = new Map<string, { version: number; chunk: Uint8Array }>()
+  private readonly timers: ReturnType<typeof setInterval>[] = []
+  private readonly unsubscribe: (() => void)[] = []
+  private readonly maxQueuedBytes: number
+  private readonly recentChanges: number
+
+  constructor(private readonly options: DeliveryOptions) {
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 4 * 1024 * 1024
+    this.recentChanges = options.recentChanges ?? 1024
+    this.unsubscribe.push(options.feed.subscribe((change) => this.onChange(change)))
+    this.unsubscribe.push(options.auth.onRevoke((key) => this.closeKey(key.id, 'revoked')))
+    const heartbeat = setInterval(() => this.heartbeat(), options.heartbeatMs ?? 15_000)
+    const keyCheck = setInterval(() => void this.checkKeys(), options.keyCheckMs ?? 5_000)
+    heartbeat.unref?.()
+    keyCheck.unref?.()
+    this.timers.push(heartbeat, keyCheck)
+  }
+
+  /** Open streams by kind. */
+  counts(): Record<StreamKind, number> {
+    const counts = { sdk: 0, client: 0, events: 0 }
+    for (const set of this.subscribers.values()) for (const s of set) counts[s.kind]++
+    return counts
+  }
+
+  /**
+   * Opens a stream. `prime` writes what the subscriber needs before live
+   * changes (a `put`, missed changes, evaluated values); changes committed
+   * while it runs are held back and sent after it, in order.
+   */
+  open(
+    kind: StreamKind,
+    environment: string,
+    key: ApiKeyRecord,
+    prime: (stream: PrimeHandle) => Promise<void>,
+    context?: Record<string, unknown>,
+  ): SseConnection {
+    const subscriber: Subscriber = {
+      kind,
+      environment,
+      key,
+      version: 0,
+      held: [],
+      connection: new SseConnection({
+        maxQueuedBytes: this.maxQueuedBytes,
+        onClose: (reason) => {
+          this.subscribers.get(environment)?.delete(subscriber)
+          if (reason !== 'client' && reason !== 'shutdown') this.options.onDropped?.(kind, reason)
+        },
+      }),
+      ...(context !== undefined && { context, sent: new Map() }),
+    }
+    let set = this.subscribers.get(environment)
+    if (set === undefined) this.subscribers.set(environment, (set = new Set()))
+    set.add(subscriber)
+    const primeDone = prime({
+      send: (chunk) => subscriber.connection.send(chunk),
+      setVersion: (v) => {
+        subscriber.version = v
+      },
+      remember: (values) => {
+        for (const [flagKey, v] of Object.entries(values)) subscriber.sent?.set(flagKey, fingerprint(v))
+      },
+    })
+    primeDone.then(
+      () => {
+        const held = subscriber.held ?? []
+        delete subscriber.held
+        for (const change of held) this.deliver(subscriber, change)
+      },
+      () => subscriber.connection.close('client'),
+    )
+    return subscriber.connection
+  }
+
+  /** The `put` event for an environment's current snapshot, encoded once per version. */
+  putEvent(evaluator: Evaluator): Uint8Array {
+    const cached = this.putCache.get(evaluator.environment)
+    if (cached?.version === evaluator.version) return cached.chunk
+    const chunk = encodeEvent('put', JSON.stringify(evaluator.snapshot()), evaluator.version)
+    this.putCache.set(evaluator.environment, { version: evaluator.version, chunk })
+    return chunk
+  }
+
+  /**
+   * Changes after `after` up to the hub's version, from memory or the change
+   * log; undefined when the log no longer reaches back (the caller sends a `put`).
+   */
+  async missedSince(environment: string, after: number): Promise<ChangeRecord[] | undefined> {
+    const current = this.options.hub.get(environment)?.version ?? 0
+    if (after > current) return undefined
+    if (after === current) return []
+    const ring = this.recent.get(environment) ?? []
+    const first = ring[0]
+    if (first !== undefined && first.version <= after + 1) return ring.filter((c) => c.version > after && c.version <= current)
+    const fromLog = await this.options.store.changesSince(environment, after, current - after)
+    const contiguous = fromLog.every((c, i) => c.version === after + 1 + i)
+    return contiguous && fromLog.length === current - after ? fromLog : undefined
+  }
+
+  private onChange(change: ChangeRecord): void {
+    const ring = this.recent.get(change.environment) ?? []
+    ring.push(change)
+    if (ring.length > this.recentChanges) ring.shift()
+    this.recent.set(change.environment, ring)
+    const set = this.subscribers.get(change.environment)
+    if (set === undefined || set.size === 0) return
+    const shared = new Map<StreamKind, Encoded>()
+    let affected: Set<string> | undefined
+    const counts = { sdk: 0, client: 0, events: 0 }
+    for (const subscriber of set) {
+      if (subscriber.held !== undefined) {
+        subscriber.held.push(change)
+        continue
+      }
+      if (subscriber.kind === 'client') {
+        affected ??= this.affected(change)
+        if (this.deliverClient(subscriber, change, affected)) counts.client++
+        continue
+      }
+      let encoded = shared.get(subscriber.kind)
+      if (encoded === undefined) shared.set(subscriber.kind, (encoded = encodeChange(subscriber.kind, change)))
+      if (change.version <= subscriber.version) continue
+      subscriber.version = change.version
+      subscriber.connection.send(encoded.chunk, encoded.ahead)
+      counts[subscriber.kind]++
+    }
+    for (const kind of ['sdk', 'client', 'events'] as const) if (counts[kind] > 0) this.options.onEventSent?.(kind, counts[kind])
+    this.options.onPropagated?.((Date.now() - Date.parse(change.createdAt)) / 1000)
+  }
+
+  private affected(change: ChangeRecord): Set<string> {
+    const evaluator = this.options.hub.get(change.environment)
+    return evaluator === undefined ? new Set() : affectedFlags(evaluator, change)
+  }
+
+  /** A held-back change, after priming. */
+  private deliver(subscriber: Subscriber, change: ChangeRecord): void {
+    if (change.version <= subscriber.version) return
+    if (subscriber.kind === 'client') {
+      this.deliverClient(subscriber, change, this.affected(change))
+      return
+    }
+    subscriber.version = change.version
+    const encoded = encodeChange(subscriber.kind, change)
+    subscriber.connection.send(encoded.chunk, encoded.ahead)
+  }
+
+  /** Sends a client stream only the flags whose value or variant changed for its context. */
+  private deliverClient(subscriber: Subscriber, change: ChangeRecord, affected: Set<string>): boolean {
+    if (change.version <= subscriber.version) return false
+    subscriber.version = change.version
+    const evaluator = this.options.hub.get(subscriber.environment)
+    if (evaluator === undefined || subscriber.sent === undefined) return false
+    const changed: Record<string, ClientValue> = {}
+    const deleted: string[] = []
+    for (const flagKey of affected) {
+      if (!evaluator.has(flagKey) || evaluator.flag(flagKey)?.archived) {
+        if (subscriber.sent.delete(flagKey)) deleted.push(flagKey)
+        continue
+      }
+      const value = clientValue(evaluator.evaluate(flagKey, subscriber.context))
+      const print = fingerprint(value)
+      if (subscriber.sent.get(flagKey) === print) continue
+      subscriber.sent.set(flagKey, print)
+      changed[flagKey] = value
+    }
+    if (change.entity === 'flag' && change.op === 'delete' && subscriber.sent.delete(change.key)) deleted.push(change.key)
+    if (Object.keys(changed).length === 0 && deleted.length === 0) return false
+    const data = JSON.stringify({ flags: changed, ...(deleted.length > 0 && { deleted }) })
+    const ahead = isKill(change) ? encodeEvent('patch', data) : undefined
+    subscriber.connection.send(encodeEvent('patch', data, change.version), ahead)
+    return true
+  }
+
+  private heartbeat(): void {
+    for (const set of this.subscribers.values()) for (const s of set) s.connection.send(HEARTBEAT)
+  }
+
+  private closeKey(keyId: string, reason: CloseReason): void {
+    for (const set of this.subscribers.values())
+      for (const s of [...set]) if (s.key.id === keyId) s.connection.close(reason)
+  }
+
+  /** Closes streams whose key was revoked elsewhere (another instance, or directly in the database). */
+  private async checkKeys(): Promise<void> {
+    const ids = new Set<string>()
+    for (const set of this.subscribers.values()) for (const s of set) ids.add(s.key.id)
+    for (const id of ids) {
+      const key = await this.options.store.getApiKey(id).catch(() => undefined)
+      if (key !== undefined && key.revokedAt !== null) this.closeKey(id, 'revoked')
+    }
+  }
+
+  close(): void {
+    for (const timer of this.timers) clearInterval(timer)
+    for (const off of this.unsubscribe) off()
+    for (const set of this.subscribers.values()) for (const s of [...set]) s.connection.close('shutdown')
+  }
+}
+
+function isKill(change: ChangeRecord): boolean {
+  return change.entity === 'flag' && change.op === 'put' && (change.payload as { killed?: boolean } | null)?.killed === true
+}
+
+interface Encoded {
+  chunk: Uint8Array
+  /** For kills: the same event without an id, sent ahead of any backlog. */
+  ahead?: Uint8Array
+}
+
+/** The wire form of one change for server-SDK streams and OFREP event streams. */
+function encodeChange(kind: StreamKind, change: ChangeRecord): Encoded {
+  if (kind === 'events') {
+    const data = JSON.stringify({
+      type: 'refetchEvaluation',
+      etag: String(change.version),
+      lastModified: Math.floor(Date.parse(change.createdAt) / 1000),
+    })
+    return { chunk: encodeEvent('message', data, change.version) }
+  }
+  const patch = changeToPatch(change)
+  const event = patch.op === 'delete' ? 'delete' : 'patch'
+  const data = JSON.stringify(patch)
+  return {
+    chunk: encodeEvent(event, data, change.version),
+    ...(isKill(change) && { ahead: encodeEvent(event, data) }),
+  }
+}

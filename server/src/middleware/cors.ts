@@ -1,0 +1,71 @@
+import type { MiddlewareHandler } from 'hono'
+import type { AppEnv } from '../env.js'
+import { VaneError } from '../errors.js'
+import type { Store } from '../storage/repository.js'
+
+export interface EvaluationCorsOptions {
+  store: Store
+  /** How long the set of allowed origins is cached. */
+  cacheMs?: number
+  now?: () => number
+}
+
+const ALLOW_HEADERS = 'Authorization, Content-Type, X-API-Key, If-None-Match, Last-Event-ID'
+const EXPOSE_HEADERS = 'ETag, Retry-After'
+
+/**
+ * CORS for the evaluation endpoints. A preflight carries no key, so it is
+ * answered for any origin some client key allows; the real request is then
+ * held to its own key's `allowedOrigins`, and refused (403, no CORS headers)
+ * from any other origin.
+ */
+export function evaluationCors(options: EvaluationCorsOptions): MiddlewareHandler<AppEnv> {
+  const now = options.now ?? Date.now
+  let cached: { origins: Set<string>; at: number } | undefined
+  const knownOrigins = async (): Promise<Set<string>> => {
+    if (cached !== undefined && now() - cached.at < (options.cacheMs ?? 10_000)) return cached.origins
+    const keys = await options.store.listApiKeys()
+    const origins = new Set(keys.filter((k) => k.kind === 'client' && k.revokedAt === null).flatMap((k) => k.allowedOrigins))
+    cached = { origins, at: now() }
+    return origins
+  }
+  const allow = (headers: Headers, origin: string) => {
+    headers.set('Access-Control-Allow-Origin', origin)
+    headers.set('Access-Control-Expose-Headers', EXPOSE_HEADERS)
+    headers.append('Vary', 'Origin')
+  }
+
+  return async (c, next) => {
+    const origin = c.req.header('origin')
+    if (origin === undefined) return next()
+    if (c.req.method === 'OPTIONS') {
+      if (!(await knownOrigins()).has(origin)) return c.body(null, 403)
+      const headers = new Headers({
+        'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+        'Access-Control-Allow-Headers': ALLOW_HEADERS,
+        'Access-Control-Max-Age': '600',
+      })
+      allow(headers, origin)
+      return new Response(null, { status: 204, headers })
+    }
+    await next()
+    const key = c.get('apiKey')
+    if (key === undefined) {
+      // errors before a key was known (401, 429): readable by pages some key allows
+      if (c.res.status >= 400 && (await knownOrigins()).has(origin)) allow(c.res.headers, origin)
+      return
+    }
+    if (key.kind === 'client' && key.allowedOrigins.includes(origin)) allow(c.res.headers, origin)
+  }
+}
+
+/** After `requireKey`: a browser request with a client key from an origin the key does not allow is refused before any work. */
+export function checkOrigin(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const origin = c.req.header('origin')
+    const key = c.get('apiKey')
+    if (origin !== undefined && key.kind === 'client' && !key.allowedOrigins.includes(origin))
+      throw new VaneError('forbidden', `origin ${origin} is not allowed for this client key`)
+    await next()
+  }
+}

@@ -1,0 +1,48 @@
+import { Hono } from 'hono'
+import { type ClientValue, clientValue, type Delivery } from '../delivery/delivery.js'
+import { encodeEvent, SSE_HEADERS } from '../delivery/sse.js'
+import type { AppEnv } from '../env.js'
+import { VaneError } from '../errors.js'
+import type { EvaluatorHub } from '../hub.js'
+import { evaluatorFor } from './ofrep.js'
+
+export interface ClientDeps {
+  hub: EvaluatorHub
+  delivery: Delivery
+}
+
+/**
+ * `POST /client/v1/stream`: evaluated values for one context (sent in the
+ * body, never the URL), then only the flags whose value or variant changed for it.
+ */
+export function clientRoutes(deps: ClientDeps) {
+  return new Hono<AppEnv>().post('/stream', async (c) => {
+    const evaluator = evaluatorFor(c, deps.hub)
+    const text = await c.req.text()
+    let body: unknown
+    try {
+      body = text.trim() === '' ? {} : JSON.parse(text)
+    } catch {
+      throw new VaneError('bad_request', 'the body is not JSON; send {"context": {...}}')
+    }
+    const context = (body as { context?: unknown } | null)?.context ?? {}
+    if (typeof context !== 'object' || context === null || Array.isArray(context))
+      throw new VaneError('validation', '"context" must be an object', [{ pointer: '/context', message: 'must be an object' }])
+    const environment = evaluator.environment
+    const connection = deps.delivery.open(
+      'client',
+      environment,
+      c.get('apiKey'),
+      async (stream) => {
+        const latest = deps.hub.get(environment) ?? evaluator
+        const values: Record<string, ClientValue> = {}
+        for (const [key, result] of Object.entries(latest.evaluateAll(context))) values[key] = clientValue(result)
+        stream.send(encodeEvent('put', JSON.stringify({ flags: values }), latest.version))
+        stream.remember(values)
+        stream.setVersion(latest.version)
+      },
+      context as Record<string, unknown>,
+    )
+    return new Response(connection.body, { headers: SSE_HEADERS })
+  })
+}

@@ -1,0 +1,143 @@
+import { type EvaluationResult, type Evaluator, murmur3 } from '@vane/engine'
+import { type Context, Hono } from 'hono'
+import type { Delivery } from '../delivery/delivery.js'
+import { encodeEvent, SSE_HEADERS } from '../delivery/sse.js'
+import type { StreamTokens } from '../delivery/tokens.js'
+import type { AppEnv } from '../env.js'
+import { VaneError } from '../errors.js'
+import type { EvaluatorHub } from '../hub.js'
+import type { Store } from '../storage/repository.js'
+
+export interface OfrepDeps {
+  hub: EvaluatorHub
+  delivery: Delivery
+  tokens: StreamTokens
+  store: Store
+  onEvaluate?: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => void
+}
+
+/** The environment's evaluator for the request's key. */
+export function evaluatorFor(c: Context<AppEnv>, hub: EvaluatorHub): Evaluator {
+  const environment = c.get('apiKey').environment
+  if (environment === null) throw new VaneError('forbidden', 'evaluate with a server or client key of one environment')
+  const evaluator = hub.get(environment)
+  if (evaluator === undefined) throw new VaneError('unavailable', `environment "${environment}" is not loaded`)
+  return evaluator
+}
+
+/** OFREP error bodies keep the protocol's fields, plus RFC 9457's so every error reads the same. */
+function ofrepError(status: 400 | 404, key: string | undefined, errorCode: string, errorDetails: string): Response {
+  const body = {
+    ...(key !== undefined && { key }),
+    errorCode,
+    errorDetails,
+    type: `urn:vane:problem:ofrep-${errorCode.toLowerCase()}`,
+    title: status === 404 ? 'Flag not found' : 'Evaluation failed',
+    status,
+    detail: errorDetails,
+  }
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
+}
+
+/** The context from `{ "context": {...} }`; a missing context is an empty one. */
+async function readContext(c: Context<AppEnv>, key?: string): Promise<Record<string, unknown> | Response> {
+  const text = await c.req.text()
+  let body: unknown
+  try {
+    body = text.trim() === '' ? {} : JSON.parse(text)
+  } catch (error) {
+    return ofrepError(400, key, 'PARSE_ERROR', `the body is not JSON: ${error instanceof Error ? error.message : error}`)
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return ofrepError(400, key, 'INVALID_CONTEXT', 'send {"context": {...}}')
+  const context = (body as { context?: unknown }).context ?? {}
+  if (typeof context !== 'object' || context === null || Array.isArray(context))
+    return ofrepError(400, key, 'INVALID_CONTEXT', '"context" must be an object')
+  return context as Record<string, unknown>
+}
+
+function success(key: string, result: EvaluationResult, flagSetId: string) {
+  const metadata: Record<string, string | number | boolean> = { flagSetId }
+  if (result.flagVersion !== undefined) metadata.version = result.flagVersion
+  if (result.killed) metadata.killed = true
+  if (result.ruleId !== undefined) metadata.ruleId = result.ruleId
+  return { key, value: result.value, reason: result.reason, variant: result.variant, metadata }
+}
+
+function failure(key: string, result: EvaluationResult) {
+  return {
+    key,
+    errorCode: result.errorCode,
+    errorDetails: result.errorMessage,
+    ...(result.flagVersion !== undefined && { metadata: { version: result.flagVersion } }),
+  }
+}
+
+/** Two 32-bit hashes with different seeds: a 64-bit fingerprint of the evaluated flags. */
+function fingerprint(text: string): string {
+  return `"${murmur3(text).toString(36)}${murmur3(text, 0x9747b28c).toString(36)}"`
+}
+
+/** OpenFeature Remote Evaluation Protocol: single and bulk evaluation, and the bulk change stream. */
+export function ofrepRoutes(deps: OfrepDeps) {
+  return new Hono<AppEnv>()
+    .post('/evaluate/flags/:key', async (c) => {
+      const key = c.req.param('key')
+      const evaluator = evaluatorFor(c, deps.hub)
+      const context = await readContext(c, key)
+      if (context instanceof Response) return context
+      const result = evaluator.evaluate(key, context)
+      deps.onEvaluate?.('ofrep', 1)
+      if (result.errorCode === 'FLAG_NOT_FOUND') return ofrepError(404, key, 'FLAG_NOT_FOUND', `flag "${key}" not found`)
+      if (result.errorCode !== undefined) return c.json(failure(key, result), 400)
+      return c.json(success(key, result, evaluator.environment))
+    })
+    .post('/evaluate/flags', async (c) => {
+      const evaluator = evaluatorFor(c, deps.hub)
+      const context = await readContext(c)
+      if (context instanceof Response) return context
+      const all = evaluator.evaluateAll(context)
+      const flags = Object.entries(all).map(([key, r]) =>
+        r.errorCode === undefined ? success(key, r, evaluator.environment) : failure(key, r),
+      )
+      deps.onEvaluate?.('ofrep-bulk', flags.length)
+      const flagsJson = JSON.stringify(flags)
+      // derived from what this context gets, so another context with the same key never reuses it
+      const etag = fingerprint(flagsJson)
+      const headers = { ETag: etag, 'Cache-Control': 'no-cache' }
+      if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers)
+      const token = await deps.tokens.issue(c.get('apiKey').id, evaluator.environment)
+      const eventStream = { type: 'sse', url: new URL(`/ofrep/v1/events?token=${token}`, c.req.url).toString(), inactivityDelaySec: 120 }
+      const metadata = JSON.stringify({ flagSetId: evaluator.environment, version: evaluator.version })
+      return c.body(`{"flags":${flagsJson},"metadata":${metadata},"eventStreams":[${JSON.stringify(eventStream)}]}`, 200, {
+        ...headers,
+        'Content-Type': 'application/json',
+      })
+    })
+}
+
+/**
+ * `GET /ofrep/v1/events?token=…`: notifies OFREP providers to re-fetch after
+ * each change. The signed token stands in for the key a browser's EventSource cannot send.
+ */
+export function ofrepEventRoutes(deps: OfrepDeps) {
+  return new Hono<AppEnv>().get('/events', async (c) => {
+    const claims = await deps.tokens.verify(c.req.query('token') ?? '')
+    if (claims === undefined) throw new VaneError('unauthorized', 'the stream token is missing, invalid or expired: evaluate again for a fresh URL')
+    const key = await deps.store.getApiKey(claims.k)
+    if (key === undefined || key.revokedAt !== null) throw new VaneError('unauthorized', 'the key behind this stream was revoked')
+    c.set('apiKey', key)
+    const origin = c.req.header('origin')
+    if (origin !== undefined && key.kind === 'client' && !key.allowedOrigins.includes(origin))
+      throw new VaneError('forbidden', `origin ${origin} is not allowed for this client key`)
+    const last = Number(c.req.header('last-event-id'))
+    const connection = deps.delivery.open('events', claims.e, key, async (stream) => {
+      const current = deps.hub.get(claims.e)?.version ?? 0
+      stream.setVersion(current)
+      // a reconnect that missed changes refetches at once
+      if (Number.isFinite(last) && last < current)
+        stream.send(encodeEvent('message', JSON.stringify({ type: 'refetchEvaluation', etag: String(current) }), current))
+    })
+    return new Response(connection.body, { headers: SSE_HEADERS })
+  })
+}

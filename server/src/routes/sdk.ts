@@ -1,0 +1,52 @@
+import { Hono } from 'hono'
+import type { Delivery } from '../delivery/delivery.js'
+import { encodeEvent, SSE_HEADERS } from '../delivery/sse.js'
+import type { AppEnv } from '../env.js'
+import { changeToPatch, type EvaluatorHub } from '../hub.js'
+import { evaluatorFor } from './ofrep.js'
+
+export interface SdkDeps {
+  hub: EvaluatorHub
+  delivery: Delivery
+}
+
+const snapshotCache = new WeakMap<object, string>()
+
+/**
+ * The ruleset for server SDKs that evaluate locally: a stream (`put`, then
+ * `patch`/`delete` with `id` = environment version) and a snapshot to poll.
+ */
+export function sdkRoutes(deps: SdkDeps) {
+  return new Hono<AppEnv>()
+    .get('/stream', (c) => {
+      const evaluator = evaluatorFor(c, deps.hub)
+      const environment = evaluator.environment
+      const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId')
+      const after = lastEventId === undefined || !/^\d{1,15}$/.test(lastEventId) ? undefined : Number(lastEventId)
+      const connection = deps.delivery.open('sdk', environment, c.get('apiKey'), async (stream) => {
+        const current = deps.hub.get(environment) ?? evaluator
+        const missed = after === undefined ? undefined : await deps.delivery.missedSince(environment, after)
+        if (missed === undefined) {
+          // re-read after the await: the put must be at least as new as anything held back
+          const latest = deps.hub.get(environment) ?? current
+          stream.send(deps.delivery.putEvent(latest))
+          stream.setVersion(latest.version)
+          return
+        }
+        for (const change of missed) {
+          const patch = changeToPatch(change)
+          stream.send(encodeEvent(patch.op === 'delete' ? 'delete' : 'patch', JSON.stringify(patch), change.version))
+          stream.setVersion(change.version)
+        }
+      })
+      return new Response(connection.body, { headers: SSE_HEADERS })
+    })
+    .get('/snapshot', (c) => {
+      const evaluator = evaluatorFor(c, deps.hub)
+      const etag = `"${evaluator.environment}-${evaluator.version}"`
+      if (c.req.header('if-none-match') === etag) return c.body(null, 304, { ETag: etag })
+      let body = snapshotCache.get(evaluator)
+      if (body === undefined) snapshotCache.set(evaluator, (body = JSON.stringify(evaluator.snapshot())))
+      return c.body(body, 200, { ETag: etag, 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' })
+    })
+}
