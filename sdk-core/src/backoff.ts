@@ -1,0 +1,50 @@
+/** Options for {@link Backoff}. */
+export interface BackoffOptions {
+  /** First delay ceiling. Default 1 s. */
+  initialMs?: number
+  /** Largest delay. Default 30 s. */
+  maxMs?: number
+  /** A connection healthy this long resets the backoff. Default 60 s. */
+  resetAfterMs?: number
+  /** A number in [0, 1); injectable so tests never depend on chance. */
+  random?: () => number
+}
+
+/**
+ * Exponential backoff with full jitter: the n-th retry waits a random time in
+ * [0, min(max, initial·2ⁿ)). It starts no timers; its owner does.
+ */
+export class Backoff {
+  private attempt = 0
+  private healthySince: number | undefined
+  private readonly initialMs: number
+  private readonly maxMs: number
+  private readonly resetAfterMs: number
+  private readonly random: () => number
+
+  constructor(options: BackoffOptions = {}) {
+    this.initialMs = options.initialMs ?? 1_000
+    this.maxMs = options.maxMs ?? 30_000
+    this.resetAfterMs = options.resetAfterMs ?? 60_000
+    this.random = options.random ?? Math.random
+  }
+
+  /** The connection works (from `now`). */
+  succeeded(now: number): void {
+    this.healthySince = now
+  }
+
+  /** The connection failed at `now`; returns how long to wait before the next try. */
+  failed(now: number): number {
+    if (this.healthySince !== undefined && now - this.healthySince >= this.resetAfterMs) this.attempt = 0
+    this.healthySince = undefined
+    const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(this.attempt, 30))
+    this.attempt++
+    return Math.floor(this.random() * ceiling)
+  }
+
+  /** Consecutive failures since the last reset. */
+  get failures(): number {
+    return this.attempt
+  }
+}
