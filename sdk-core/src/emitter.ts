@@ -3,8 +3,8 @@ export class Emitter<Events extends Record<string, unknown[]>> {
   private readonly listeners = new Map<keyof Events, Set<unknown>>()
 
   on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): () => void {
-    let set = this.listeners.get(event)
-    if (set === undefined) this.listeners.set(event, (set = new Set()))
+    const set = this.listeners.get(event) ?? new Set()
+    this.listeners.set(event, set)
     set.add(listener)
     return () => this.off(event, listener)
   }

@@ -1,4 +1,4 @@
-import type { Snapshot, SnapshotPatch } from '@vane/engine'
+import type { SnapshotPatch } from '@vane/engine'
 import { Backoff, readSse, type SseEvent } from '@vane/sdk-core'
 import type { Platform } from './platform.js'
 

@@ -131,8 +131,8 @@ export class Delivery {
       }),
       ...(context !== undefined && { context, sent: new Map() }),
     }
-    let set = this.subscribers.get(environment)
-    if (set === undefined) this.subscribers.set(environment, (set = new Set()))
+    const set = this.subscribers.get(environment) ?? new Set()
+    this.subscribers.set(environment, set)
     set.add(subscriber)
     const primeDone = prime({
       send: (chunk) => subscriber.connection.send(chunk),
@@ -173,7 +173,8 @@ export class Delivery {
     if (after === current) return []
     const ring = this.recent.get(environment) ?? []
     const first = ring[0]
-    if (first !== undefined && first.version <= after + 1) return ring.filter((c) => c.version > after && c.version <= current)
+    if (first !== undefined && first.version <= after + 1)
+      return ring.filter((c) => c.version > after && c.version <= current)
     const fromLog = await this.options.store.changesSince(environment, after, current - after)
     const contiguous = fromLog.every((c, i) => c.version === after + 1 + i)
     return contiguous && fromLog.length === current - after ? fromLog : undefined
@@ -199,14 +200,15 @@ export class Delivery {
         if (this.deliverClient(subscriber, change, affected)) counts.client++
         continue
       }
-      let encoded = shared.get(subscriber.kind)
-      if (encoded === undefined) shared.set(subscriber.kind, (encoded = encodeChange(subscriber.kind, change)))
+      const encoded = shared.get(subscriber.kind) ?? encodeChange(subscriber.kind, change)
+      shared.set(subscriber.kind, encoded)
       if (change.version <= subscriber.version) continue
       subscriber.version = change.version
       subscriber.connection.send(encoded.chunk, encoded.ahead)
       counts[subscriber.kind]++
     }
-    for (const kind of ['sdk', 'client', 'events'] as const) if (counts[kind] > 0) this.options.onEventSent?.(kind, counts[kind])
+    for (const kind of ['sdk', 'client', 'events'] as const)
+      if (counts[kind] > 0) this.options.onEventSent?.(kind, counts[kind])
     this.options.onPropagated?.((Date.now() - Date.parse(change.createdAt)) / 1000)
   }
 
@@ -246,7 +248,8 @@ export class Delivery {
       subscriber.sent.set(flagKey, print)
       changed[flagKey] = value
     }
-    if (change.entity === 'flag' && change.op === 'delete' && subscriber.sent.delete(change.key)) deleted.push(change.key)
+    if (change.entity === 'flag' && change.op === 'delete' && subscriber.sent.delete(change.key))
+      deleted.push(change.key)
     if (Object.keys(changed).length === 0 && deleted.length === 0) return false
     const data = JSON.stringify({ flags: changed, ...(deleted.length > 0 && { deleted }) })
     const ahead = isKill(change) ? encodeEvent('patch', data) : undefined
@@ -281,7 +284,9 @@ export class Delivery {
 }
 
 function isKill(change: ChangeRecord): boolean {
-  return change.entity === 'flag' && change.op === 'put' && (change.payload as { killed?: boolean } | null)?.killed === true
+  return (
+    change.entity === 'flag' && change.op === 'put' && (change.payload as { killed?: boolean } | null)?.killed === true
+  )
 }
 
 interface Encoded {

@@ -45,8 +45,8 @@ export function sdkRoutes(deps: SdkDeps) {
       const evaluator = evaluatorFor(c, deps.hub)
       const etag = `"${evaluator.environment}-${evaluator.version}"`
       if (c.req.header('if-none-match') === etag) return c.body(null, 304, { ETag: etag })
-      let body = snapshotCache.get(evaluator)
-      if (body === undefined) snapshotCache.set(evaluator, (body = JSON.stringify(evaluator.snapshot())))
+      const body = snapshotCache.get(evaluator) ?? JSON.stringify(evaluator.snapshot())
+      snapshotCache.set(evaluator, body)
       return c.body(body, 200, { ETag: etag, 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' })
     })
 }
