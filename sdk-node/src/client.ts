@@ -12,6 +12,7 @@ import { Emitter } from '@vane/sdk-core'
 import { DataSource } from './data-source.js'
 import { readSnapshotFile, writeSnapshotFile } from './persistence.js'
 import { nodePlatform, type Platform } from './platform.js'
+import { Telemetry, type TelemetryOptions } from './telemetry.js'
 
 /** What a getter's `…Details` variant returns. */
 export interface EvaluationDetails<T> {
@@ -53,8 +54,21 @@ export interface ClientOptions {
   pollIntervalMs?: number | undefined
   /** No bytes for this long means the stream is dead. Default 45 s (three missed heartbeats). */
   heartbeatTimeoutMs?: number | undefined
+  /**
+   * OpenTelemetry: evaluation events, variants on spans (register {@link VaneClient.spanProcessor}),
+   * and per-variant outcome reports for canary impact. Off unless given; `true` for the defaults.
+   */
+  telemetry?: boolean | TelemetryOptions | undefined
   /** Time, chance and fetch, for tests. */
   platform?: Partial<Platform> | undefined
+}
+
+/** The SpanProcessor shape of `@opentelemetry/sdk-trace-base`, without depending on it. */
+export interface VaneSpanProcessor {
+  onStart(span: unknown, parentContext: unknown): void
+  onEnd(span: unknown): void
+  forceFlush(): Promise<void>
+  shutdown(): Promise<void>
 }
 
 type Listener<E extends keyof ClientEvents> = (...args: ClientEvents[E]) => void
@@ -76,6 +90,7 @@ export class VaneClient {
   private readonly source: DataSource
   private readonly platform: Platform
   private persistTimer: unknown
+  private readonly telemetry: Telemetry | undefined
   private readonly readyPromise: Promise<void>
   private settleReady!: { resolve: () => void; reject: (error: Error) => void }
 
@@ -113,7 +128,46 @@ export class VaneClient {
       onFatal: (error) => this.fail(error),
       onBadEvent: (error) => this.events.emit('error', error),
     })
+    const telemetry = options.telemetry === true ? {} : options.telemetry || undefined
+    this.telemetry =
+      telemetry === undefined
+        ? undefined
+        : new Telemetry(telemetry, {
+            platform: this.platform,
+            environment: () => this.evaluator?.environment,
+            send: (report) => this.sendOutcomes(report),
+            warn: (message) => this.events.emit('error', new Error(message)),
+          })
     void this.start()
+  }
+
+  /**
+   * A SpanProcessor to add to the application's tracer provider: spans started
+   * after a flag was evaluated in a request carry `vane.flag.<key>` = variant,
+   * and the request's outcome is counted per variant.
+   *
+   * @example
+   * provider.addSpanProcessor(vane.spanProcessor()) // or new NodeSDK({ spanProcessors: [vane.spanProcessor(), …] })
+   */
+  spanProcessor(): VaneSpanProcessor {
+    const telemetry = this.telemetry
+    return {
+      onStart: (span, parentContext) => telemetry?.onStart(span as never, parentContext),
+      onEnd: (span) => telemetry?.onEnd(span as never),
+      forceFlush: async () => telemetry?.flush(),
+      shutdown: async () => {},
+    }
+  }
+
+  private async sendOutcomes(report: unknown): Promise<void> {
+    const url = `${this.options.url.replace(/\/+$/, '')}/sdk/v1/outcomes`
+    const response = await this.platform.fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.options.sdkKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(report),
+      signal: AbortSignal.timeout(5_000),
+    })
+    await response.body?.cancel().catch(() => {})
   }
 
   private async start(): Promise<void> {
@@ -166,8 +220,9 @@ export class VaneClient {
   /** Evaluates with the caller's default; the result is shared and frozen. */
   evaluate<T extends JsonValue>(flagKey: string, defaultValue: T, context?: object): EvaluationResult<T> {
     const evaluator = this.evaluator
-    if (evaluator === undefined) return notReady(defaultValue)
-    return evaluator.evaluate(flagKey, context, defaultValue)
+    const result = evaluator === undefined ? notReady(defaultValue) : evaluator.evaluate(flagKey, context, defaultValue)
+    this.telemetry?.record(flagKey, result, context)
+    return result
   }
 
   getBoolean(flagKey: string, defaultValue: boolean, context?: object): boolean {
@@ -212,7 +267,7 @@ export class VaneClient {
     this.state = 'closed'
     this.source.stop()
     if (this.persistTimer !== undefined) this.platform.clearTimeout(this.persistTimer)
-    await this.persistNow()
+    await Promise.all([this.persistNow(), this.telemetry?.close()])
     this.settleReady.reject(new Error('the client was closed'))
     this.events.clear()
   }

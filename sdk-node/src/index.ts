@@ -18,5 +18,7 @@ export {
   createClient,
   type EvaluationDetails,
   VaneClient,
+  type VaneSpanProcessor,
 } from './client.js'
 export type { Platform } from './platform.js'
+export { FLAG_ATTRIBUTE_PREFIX, type OutcomeReport, type TelemetryOptions } from './telemetry.js'
