@@ -2,19 +2,26 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import type { KeyAuthenticator } from './control/keys.js'
+import type { Delivery } from './delivery/delivery.js'
+import type { StreamTokens } from './delivery/tokens.js'
 import type { AppEnv } from './env.js'
 import { isVaneError, problem, VaneError } from './errors.js'
 import type { ChangeFeed } from './feed.js'
 import type { EvaluatorHub } from './hub.js'
 import { requireKey } from './middleware/auth.js'
+import { checkOrigin, evaluationCors } from './middleware/cors.js'
 import { rateLimit } from './middleware/rate-limit.js'
 import { type RequestRecord, telemetry } from './middleware/telemetry.js'
 import { auditRoutes } from './routes/audit.js'
+import { clientRoutes } from './routes/client.js'
 import { cohortRoutes } from './routes/cohorts.js'
 import { environmentRoutes } from './routes/environments.js'
 import { flagRoutes } from './routes/flags.js'
 import { hookRoutes } from './routes/hooks.js'
 import { keyRoutes } from './routes/keys.js'
+import { ofrepEventRoutes, ofrepRoutes } from './routes/ofrep.js'
+import { openApiRoutes } from './routes/openapi.js'
+import { sdkRoutes } from './routes/sdk.js'
 import { targetingRoutes } from './routes/targeting.js'
 import type { Store } from './storage/repository.js'
 
@@ -27,10 +34,16 @@ export interface AppOptions {
   hub: EvaluatorHub
   feed: ChangeFeed
   auth: KeyAuthenticator
+  delivery: Delivery
+  tokens: StreamTokens
   /** Reported by `/healthz`. */
   version?: string
-  /** Per-key request rate on authenticated endpoints. Default: 100/s, bursts of 200. */
+  /** Per-key request rate on admin endpoints. Default: 100/s, bursts of 200. */
   rateLimit?: { perSecond: number; burst: number }
+  /** Per-key request rate on evaluation and stream endpoints. Default: 20,000/s, bursts of 40,000. */
+  evaluationRateLimit?: { perSecond: number; burst: number }
+  /** Counts evaluations by endpoint (metrics). */
+  onEvaluate?: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => void
   /** True once start-up finished (migrations ran, evaluators loaded); `/readyz` reports it. */
   ready?: () => boolean
   /** Called for every finished request (logs, metrics). */
@@ -70,8 +83,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       throw new VaneError('payload_too_large', `request bodies are limited to ${BODY_LIMIT} bytes`)
     },
   })
-  // member uploads carry their own, larger limit
-  admin.use((c, next) => (c.req.path.endsWith('/members') ? next() : limit(c, next)))
+  // member uploads carry their own, larger limit (matched exactly: a flag may be called "members")
+  admin.use((c, next) => (/^\/admin\/v1\/cohorts\/[^/]+\/members$/.test(c.req.path) ? next() : limit(c, next)))
   admin.use(requireKey({ auth: options.auth, kinds: ['admin'] }))
   admin.use(rateLimit(options.rateLimit ?? { perSecond: 100, burst: 200 }))
   admin.route('/', environmentRoutes(deps))
@@ -80,8 +93,32 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   admin.route('/', cohortRoutes(deps))
   admin.route('/', keyRoutes(deps))
   admin.route('/', auditRoutes(deps))
+  app.route('/admin/v1', openApiRoutes({ bodyLimit: BODY_LIMIT, version: options.version ?? '0.1.0' }))
   app.route('/admin/v1', admin)
+  // trigger URLs take no API key, so their bodies are capped before anything reads them
+  app.use('/hooks/*', limit)
   app.route('/hooks/v1', hookRoutes(deps))
+
+  // evaluation and streams: server and client keys, never the database on the hot path
+  const delivery = {
+    hub: options.hub,
+    delivery: options.delivery,
+    tokens: options.tokens,
+    store: options.store,
+    ...(options.onEvaluate !== undefined && { onEvaluate: options.onEvaluate }),
+  }
+  const cors = evaluationCors({ store: options.store })
+  const evalLimit = rateLimit(options.evaluationRateLimit ?? { perSecond: 20_000, burst: 40_000 })
+  const anyKey = requireKey({ auth: options.auth, kinds: ['server', 'client'] })
+  const serverKey = requireKey({ auth: options.auth, kinds: ['server'] })
+  for (const path of ['/ofrep/*', '/client/*']) app.use(path, cors)
+  app.use('/ofrep/v1/evaluate/*', anyKey, checkOrigin(), evalLimit)
+  app.use('/client/v1/*', anyKey, checkOrigin(), evalLimit)
+  app.use('/sdk/v1/*', serverKey, evalLimit)
+  app.route('/ofrep/v1', ofrepRoutes(delivery))
+  app.route('/ofrep/v1', ofrepEventRoutes(delivery))
+  app.route('/sdk/v1', sdkRoutes(delivery))
+  app.route('/client/v1', clientRoutes(delivery))
 
   options.extend?.(app)
 

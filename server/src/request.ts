@@ -8,10 +8,48 @@ function pointer(path: readonly PropertyKey[]): string {
 }
 
 export function zodIssues(error: z.ZodError): ProblemIssue[] {
-  return error.issues.map((i) => ({ pointer: pointer(i.path), message: i.message }))
+  return error.issues.flatMap((i) =>
+    // zod reports unknown fields at their parent; point at each field instead
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ pointer: pointer([...i.path, k]), message: `unknown field "${k}"` }))
+      : [{ pointer: pointer(i.path), message: i.message }],
+  )
+}
+
+/** Deeper bodies are refused: recursive consumers (zod, JSON.stringify) would overflow the stack. */
+export const MAX_JSON_DEPTH = 128
+
+function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i)
+    if (inString) {
+      if (ch === 0x5c) i++
+      else if (ch === 0x22) inString = false
+    } else if (ch === 0x22) inString = true
+    else if (ch === 0x5b || ch === 0x7b) {
+      if (++depth > limit) return true
+    } else if (ch === 0x5d || ch === 0x7d) depth--
+  }
+  return false
 }
 
 /** Parses and validates a JSON body: 415 for another media type, 400 for broken JSON, 422 listing every bad field. */
+const UNSTORABLE =
+  /\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}/
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+const badText = (text: string) => text.includes('\0') || LONE_SURROGATE.test(text)
+
+/** Where in a parsed body the unstorable strings (values or keys) are. */
+function unstorablePaths(value: unknown, path: (string | number)[]): (string | number)[][] {
+  if (typeof value === 'string') return badText(value) ? [path] : []
+  if (typeof value !== 'object' || value === null) return []
+  if (Array.isArray(value)) return value.flatMap((v, i) => unstorablePaths(v, [...path, i]))
+  return Object.entries(value).flatMap(([k, v]) => (badText(k) ? [[...path, k]] : unstorablePaths(v, [...path, k])))
+}
+
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const type = c.req.header('content-type') ?? ''
   if (!/^application\/(.+\+)?json\b/i.test(type))
@@ -23,6 +61,18 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   } catch (error) {
     throw new VaneError('bad_request', `the body is not valid JSON: ${error instanceof Error ? error.message : error}`)
   }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH))
+    throw new VaneError('bad_request', `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`)
+  // PostgreSQL's text and jsonb hold neither NUL nor unpaired surrogates: refuse them on every store alike
+  if (UNSTORABLE.test(text))
+    throw new VaneError(
+      'validation',
+      'the body contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored',
+      unstorablePaths(body, []).map((path) => ({
+        pointer: pointer(path),
+        message: 'contains NUL or an unpaired surrogate',
+      })),
+    )
   return validate(schema, body)
 }
 

@@ -1,9 +1,9 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api'
 import type { JsonValue } from '@vane/engine'
-import { type Evaluator, SnapshotValidationError } from '@vane/engine'
+import { compileSnapshot, type Evaluator, SnapshotValidationError } from '@vane/engine'
 import { VaneError } from '../errors.js'
 import type { ChangeFeed } from '../feed.js'
-import { changeToPatch, type EvaluatorHub } from '../hub.js'
+import { changeToPatch, type EvaluatorHub, loadSnapshot } from '../hub.js'
 import type { AuditRecord, ChangeEntity, ChangeOp, ChangeRecord, Store, StoreTx } from '../storage/repository.js'
 
 const tracer = trace.getTracer('@vane/server')
@@ -25,6 +25,22 @@ export interface ControlDeps {
 export type PointerMap = (pointer: string) => string
 
 /**
+ * Pointers for a write of one flag or cohort, into the request body: shape issues
+ * point into the patch (`/value/…`), reference checks into the snapshot
+ * (`/flags/<key>/…`). A new cycle always runs through the entity being written,
+ * wherever the engine reports it, so it points at the body's `cycleField`.
+ */
+export function bodyPointer(kind: 'flags' | 'cohorts', key: string, cycleField: string): PointerMap {
+  return (pointer) => {
+    const rest = pointer.replace(/^\/value(?=\/|$)/, '')
+    const match = new RegExp(`^/${kind}/([^/]+)(/.*)?$`).exec(rest)
+    if (match === null) return rest
+    if (match[1] === key) return match[2] ?? ''
+    return match[2] === `/${cycleField}` ? match[2] : rest
+  }
+}
+
+/**
  * The changes of one transaction. Each change is validated by applying it to
  * the environment's evaluator before it is written, so nothing the engine
  * would reject reaches the store.
@@ -39,6 +55,30 @@ export class WriteBatch {
     private readonly actor: Actor,
     readonly now: string,
   ) {}
+
+  /**
+   * Starts the batch from the committed state of the (locked) environments. A writer that just committed has
+   * released the lock but may not have installed its evaluator in the hub yet: a change staged on the older
+   * evaluator would be validated against a stale snapshot and, installed with its higher version, would drop
+   * the other writer's change from the hub for good. Catches up from the change log (or the full snapshot).
+   */
+  async catchUp(environments: readonly string[]): Promise<void> {
+    if (environments.length === 0) return
+    const wanted = new Set(environments)
+    for (const env of await this.tx.listEnvironments()) {
+      const evaluator = this.staged.get(env.key) ?? this.hub.get(env.key)
+      if (!wanted.has(env.key) || evaluator === undefined || evaluator.version >= env.version) continue
+      const gap = env.version - evaluator.version
+      const missing = await this.tx.changesSince(env.key, evaluator.version, gap)
+      const contiguous = missing.length === gap && missing[0]?.version === evaluator.version + 1
+      this.staged.set(
+        env.key,
+        contiguous
+          ? evaluator.apply(missing.map(changeToPatch))
+          : compileSnapshot(await loadSnapshot(this.tx, env.key)),
+      )
+    }
+  }
 
   /** Bumps the environment's version and appends one change at it. */
   async change(
@@ -117,6 +157,7 @@ async function writeInTransaction<T>(
     const keys = environments === 'all' ? (await tx.listEnvironments()).map((e) => e.key) : environments
     await tx.lockEnvironments(keys)
     const batch = new WriteBatch(tx, deps.hub, actor, now)
+    await batch.catchUp(keys)
     return { result: await fn(batch), batch }
   })
   for (const [env, evaluator] of batch.staged) {

@@ -2,7 +2,7 @@ import type { JsonValue } from '@vane/engine'
 import { VaneError } from '../errors.js'
 import { toEngineCohort } from '../model.js'
 import type { CohortRecord, MemberList, StoreTx } from '../storage/repository.js'
-import { type Actor, type ControlDeps, checkVersion, write } from './batch.js'
+import { type Actor, bodyPointer, type ControlDeps, checkVersion, write } from './batch.js'
 import type { CohortInput, MembersInput } from './schemas.js'
 
 type IfMatch = number | '*' | undefined
@@ -12,8 +12,6 @@ export async function requireCohort(tx: StoreTx, key: string): Promise<CohortRec
   if (cohort === undefined) throw new VaneError('not_found', `cohort "${key}" does not exist`)
   return cohort
 }
-
-const cohortPointer = (p: string) => p.replace(/^\/value/, '')
 
 /** Creates or replaces a cohort; lists given in the body replace the stored lists. */
 export function putCohort(
@@ -50,8 +48,9 @@ export function putCohort(
       await tx.addCohortMembers(key, list, given)
     }
     const engineCohort = toEngineCohort(cohort, await tx.getCohortMembers(key))
+    const pointer = bodyPointer('cohorts', key, 'clauses')
     for (const env of await tx.listEnvironments())
-      await batch.change(env.key, 'cohort', key, 'put', engineCohort as unknown as JsonValue, cohortPointer)
+      await batch.change(env.key, 'cohort', key, 'put', engineCohort as unknown as JsonValue, pointer)
     await batch.audit({
       action: current === undefined ? 'cohort.create' : 'cohort.update',
       entityType: 'cohort',

@@ -2,24 +2,25 @@ import type { JsonValue } from '@vane/engine'
 import { VaneError } from '../errors.js'
 import { defaultConfig, toEngineFlag } from '../model.js'
 import type { FlagConfigRecord, FlagRecord, StoreTx } from '../storage/repository.js'
-import { type Actor, type ControlDeps, checkVersion, type WriteBatch, write } from './batch.js'
+import { type Actor, bodyPointer, type ControlDeps, checkVersion, type WriteBatch, write } from './batch.js'
 import type { FlagDefinitionInput, TargetingInput } from './schemas.js'
 
 type IfMatch = number | '*' | undefined
 
 const DEFINITION_FIELDS = new Set(['type', 'variants', 'description', 'tags', 'owner', 'key'])
 
-/** Engine pointers are into the merged flag (`/value/...`); point at the body or the environment's targeting. */
-function definitionPointer(environment: string) {
+/**
+ * Engine pointers are into the merged flag (`/value/...`); point at the body or the environment's targeting.
+ * Another flag that still needs something of this one keeps its snapshot pointer (`/flags/<other>/…`).
+ */
+function definitionPointer(key: string, environment: string) {
+  const body = bodyPointer('flags', key, 'prerequisites')
   return (pointer: string) => {
-    const rest = pointer.replace(/^\/value/, '')
+    const rest = body(pointer)
+    if (rest.startsWith('/flags/')) return rest
     const field = rest.split('/')[1] ?? ''
     return DEFINITION_FIELDS.has(field) ? rest : `/environments/${environment}/targeting${rest}`
   }
-}
-
-function targetingPointer(pointer: string): string {
-  return pointer.replace(/^\/value/, '')
 }
 
 export async function requireEnvironment(tx: StoreTx, environment: string): Promise<void> {
@@ -66,7 +67,7 @@ export async function putFlag(
     for (const env of await tx.listEnvironments()) {
       const config = await tx.getFlagConfig(env.key, key)
       const merged = toEngineFlag(flag, config)
-      await batch.change(env.key, 'flag', key, 'put', merged as unknown as JsonValue, definitionPointer(env.key))
+      await batch.change(env.key, 'flag', key, 'put', merged as unknown as JsonValue, definitionPointer(key, env.key))
     }
     await batch.audit({
       action: live === undefined ? 'flag.create' : 'flag.update',
@@ -87,7 +88,18 @@ export async function archiveFlag(deps: ControlDeps, actor: Actor, key: string, 
     checkVersion(ifMatch, current.version, `flag "${key}"`)
     const flag: FlagRecord = { ...current, archived: true, version: current.version + 1, updatedAt: batch.now }
     await tx.upsertFlag(flag)
-    for (const env of await tx.listEnvironments()) await batch.change(env.key, 'flag', key, 'delete', null)
+    try {
+      for (const env of await tx.listEnvironments()) await batch.change(env.key, 'flag', key, 'delete', null)
+    } catch (error) {
+      // like a cohort in use: the conflict is with other flags, named in the issues
+      if (error instanceof VaneError && error.code === 'validation')
+        throw new VaneError(
+          'conflict',
+          `flag "${key}" is a prerequisite of other flags; remove those first`,
+          error.issues,
+        )
+      throw error
+    }
     await batch.audit({
       action: 'flag.archive',
       entityType: 'flag',
@@ -140,7 +152,7 @@ async function changeTargeting(
     key,
     'put',
     toEngineFlag(flag, next) as unknown as JsonValue,
-    targetingPointer,
+    bodyPointer('flags', key, 'prerequisites'),
   )
   await batch.audit({
     action,

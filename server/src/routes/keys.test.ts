@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { A, expectNoChange, expectProblem, json, mark, since } from '../test-api.js'
+import { createHarness, type Harness } from '../test-harness.js'
+
+const ISO = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/)
+
+interface CreatedKey {
+  id: string
+  secret: string
+  prefix: string
+}
+
+describe('keys routes', () => {
+  let h: Harness
+  const as = (secret: string, path = `${A}/flags`) =>
+    h.app.request(path, { headers: { authorization: `Bearer ${secret}` } })
+
+  beforeAll(async () => {
+    h = await createHarness()
+  })
+  afterAll(() => h.close())
+
+  it('GET /keys lists the bootstrap key without its hash', async () => {
+    const res = await h.call('GET', `${A}/keys`)
+    expect(res.status).toBe(200)
+    expect(await json(res)).toEqual({
+      items: [
+        {
+          id: expect.any(String),
+          name: 'bootstrap',
+          kind: 'admin',
+          environment: null,
+          prefix: 'vane_admin_t',
+          allowedOrigins: [],
+          createdAt: ISO,
+          revokedAt: null,
+        },
+      ],
+    })
+  })
+
+  const secrets: string[] = []
+  it('POST creates a key (201), returning its secret this once; audited without hash or secret', async () => {
+    const before = await mark(h)
+    const res = await h.call('POST', `${A}/keys`, { kind: 'server', name: 'api', environment: 'production' })
+    expect(res.status).toBe(201)
+    const key = await json<CreatedKey>(res)
+    expect(key).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      name: 'api',
+      kind: 'server',
+      environment: 'production',
+      prefix: key.secret.slice(0, 12),
+      allowedOrigins: [],
+      createdAt: ISO,
+      revokedAt: null,
+      secret: expect.stringMatching(/^vane_server_[A-Za-z0-9_-]{43}$/),
+    })
+    secrets.push(key.secret)
+    const { moved, audit } = await since(h, before)
+    expect(moved).toEqual({})
+    expect(audit).toEqual([
+      expect.objectContaining({
+        actor: 'bootstrap',
+        action: 'key.create',
+        entityType: 'key',
+        entityKey: key.id,
+        environment: 'production',
+        before: null,
+        after: expect.objectContaining({ id: key.id, kind: 'server' }),
+      }),
+    ])
+    expect(audit[0]?.after).not.toHaveProperty('hash')
+    expect(JSON.stringify(audit)).not.toContain(key.secret)
+  })
+
+  it('client keys keep only the origins of allowedOrigins', async () => {
+    const res = await h.call('POST', `${A}/keys`, {
+      kind: 'client',
+      name: 'web',
+      environment: 'staging',
+      allowedOrigins: ['https://app.example.com/path?q=1', 'http://localhost:3000'],
+    })
+    expect(res.status).toBe(201)
+    const key = await json<CreatedKey & { allowedOrigins: string[] }>(res)
+    expect(key.allowedOrigins).toEqual(['https://app.example.com', 'http://localhost:3000'])
+    expect(key.secret).toMatch(/^vane_client_/)
+    secrets.push(key.secret)
+  })
+
+  it('GET /keys never shows a secret or a hash', async () => {
+    const text = await (await h.call('GET', `${A}/keys`)).text()
+    const { items } = JSON.parse(text) as { items: Record<string, unknown>[] }
+    expect(items.map((k) => k.name)).toEqual(['bootstrap', 'api', 'web'])
+    for (const item of items) {
+      expect(item).not.toHaveProperty('hash')
+      expect(item).not.toHaveProperty('secret')
+    }
+    for (const secret of secrets) expect(text).not.toContain(secret)
+    expect(text).not.toMatch(/[0-9a-f]{64}/)
+  })
+
+  it('a new admin key works at once; revoking it (200) locks it out at once', async () => {
+    const created = await json<CreatedKey>(await h.call('POST', `${A}/keys`, { kind: 'admin', name: 'ops' }))
+    expect((await as(created.secret)).status).toBe(200)
+    const before = await mark(h)
+    const res = await h.call('DELETE', `${A}/keys/${created.id}`)
+    expect(res.status).toBe(200)
+    const revoked = await json(res)
+    expect(revoked).toMatchObject({ id: created.id, name: 'ops', revokedAt: ISO })
+    expect(revoked).not.toHaveProperty('hash')
+    const { moved, audit } = await since(h, before)
+    expect(moved).toEqual({})
+    expect(audit).toMatchObject([{ action: 'key.revoke', entityKey: created.id, after: { revokedAt: ISO } }])
+
+    const locked = await as(created.secret)
+    expect(locked.status).toBe(401)
+    expect(locked.headers.get('www-authenticate')).toBe('Bearer realm="vane"')
+    await expectProblem(locked, 401)
+    const { items } = await json<{ items: { id: string; revokedAt: string | null }[] }>(
+      await h.call('GET', `${A}/keys`),
+    )
+    expect(items.find((k) => k.id === created.id)?.revokedAt).toEqual(expect.any(String))
+  })
+
+  it('revoking a revoked key changes nothing; an unknown id is a 404', async () => {
+    const { items } = await json<{ items: { id: string; name: string }[] }>(await h.call('GET', `${A}/keys`))
+    const ops = items.find((k) => k.name === 'ops')!
+    await expectNoChange(h, async () => {
+      expect((await h.call('DELETE', `${A}/keys/${ops.id}`)).status).toBe(200)
+      await expectProblem(await h.call('DELETE', `${A}/keys/00000000-0000-0000-0000-000000000000`), 404)
+    })
+  })
+
+  it('server and client keys cannot use the admin API (403)', async () => {
+    for (const secret of secrets) await expectProblem(await as(secret), 403)
+  })
+
+  it('a key for an unknown environment is a 422 at /environment', async () => {
+    await expectNoChange(h, async () => {
+      const res = await h.call('POST', `${A}/keys`, { kind: 'server', name: 'x', environment: 'nope' })
+      await expectProblem(res, 422, ['/environment'])
+    })
+  })
+})
