@@ -1,13 +1,13 @@
 /** Options for {@link Backoff}. */
 export interface BackoffOptions {
   /** First delay ceiling. Default 1 s. */
-  initialMs?: number
+  initialMs?: number | undefined
   /** Largest delay. Default 30 s. */
-  maxMs?: number
+  maxMs?: number | undefined
   /** A connection healthy this long resets the backoff. Default 60 s. */
-  resetAfterMs?: number
+  resetAfterMs?: number | undefined
   /** A number in [0, 1); injectable so tests never depend on chance. */
-  random?: () => number
+  random?: (() => number) | undefined
 }
 
 /**
