@@ -40,7 +40,7 @@ export class EvaluatorHub {
   /** Compiles every environment from the store and follows the feed from then on. */
   async load(store: Store, feed: ChangeFeed): Promise<void> {
     this.store = store
-    for (const env of await store.listEnvironments()) await this.reload(store, env.key)
+    for (const env of await store.listEnvironments()) feed.prime(env.key, (await this.reload(store, env.key)).version)
     feed.subscribe((change) => this.apply(change))
   }
 

@@ -59,7 +59,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(config.databaseSchema !== undefined && { VANE_PG_SCHEMA: config.databaseSchema }),
     ...(config.dataDir !== undefined && { VANE_DATA_DIR: config.dataDir }),
   })
-  const feed = createLocalFeed()
+  const feed = createLocalFeed({ load: (env, after) => store.changesSince(env, after, 1000) })
   const hub = new EvaluatorHub()
   const auth = new KeyAuthenticator(store)
   const deps = { store, hub, feed, auth }

@@ -45,7 +45,7 @@ export interface HarnessOptions {
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'vane-test-'))
   const store = await openSqliteStore({ dataDir: dir })
-  const feed = createLocalFeed()
+  const feed = createLocalFeed({ load: (env, after) => store.changesSince(env, after, 1000) })
   const hub = new EvaluatorHub()
   const auth = new KeyAuthenticator(store)
   const deps = { store, hub, feed, auth }

@@ -1,5 +1,6 @@
-import type { JsonValue } from '@vane/engine'
+import { compileSnapshot, type JsonValue } from '@vane/engine'
 import { VaneError } from '../errors.js'
+import { loadSnapshot } from '../hub.js'
 import type { EnvironmentRecord } from '../storage/repository.js'
 import { type Actor, type ControlDeps, write } from './batch.js'
 
@@ -15,6 +16,8 @@ export async function createEnvironment(
       throw new VaneError('conflict', `environment "${key}" already exists`)
     const env: EnvironmentRecord = { key, name: name ?? key, version: 0, createdAt: batch.now }
     await batch.tx.insertEnvironment(env)
+    // staged like any write, so the evaluator is in place before a racing write to it can ask
+    batch.staged.set(key, compileSnapshot(await loadSnapshot(batch.tx, key)))
     await batch.audit({
       action: 'environment.create',
       entityType: 'environment',
@@ -24,6 +27,6 @@ export async function createEnvironment(
     })
     return env
   })
-  await deps.hub.reload(deps.store, key)
+  deps.feed.prime(key, record.version)
   return record
 }
