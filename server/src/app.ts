@@ -36,6 +36,8 @@ export interface AppOptions {
   auth: KeyAuthenticator
   delivery: Delivery
   tokens: StreamTokens
+  /** The server's address as clients reach it, for URLs it hands out (kill triggers, OFREP event streams). */
+  publicUrl?: string | undefined
   /** Reported by `/healthz`. */
   version?: string
   /** Per-key request rate on admin endpoints. Default: 100/s, bursts of 200. */
@@ -63,7 +65,13 @@ export interface AppOptions {
  * const res = await app.request('/healthz')
  */
 export function createApp(options: AppOptions): Hono<AppEnv> {
-  const deps = { store: options.store, hub: options.hub, feed: options.feed, auth: options.auth }
+  const deps = {
+    store: options.store,
+    hub: options.hub,
+    feed: options.feed,
+    auth: options.auth,
+    publicUrl: options.publicUrl,
+  }
   const app = new Hono<AppEnv>()
   app.use(requestId())
   app.use(telemetry({ ...(options.onRequest !== undefined && { onRequest: options.onRequest }) }))
@@ -105,6 +113,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     delivery: options.delivery,
     tokens: options.tokens,
     store: options.store,
+    publicUrl: options.publicUrl,
     ...(options.onEvaluate !== undefined && { onEvaluate: options.onEvaluate }),
   }
   const cors = evaluationCors({ store: options.store })

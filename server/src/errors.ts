@@ -73,6 +73,10 @@ export function problem(c: Context, error: VaneError): Response {
   if (requestId !== undefined) body.requestId = requestId
   return new Response(JSON.stringify(body), {
     status: error.status,
-    headers: { 'content-type': 'application/problem+json', ...error.headers },
+    headers: {
+      'content-type': 'application/problem+json',
+      ...(requestId !== undefined && { 'X-Request-Id': requestId }),
+      ...error.headers,
+    },
   })
 }

@@ -22,8 +22,12 @@ export interface ServerConfig {
   bootstrapAdminKey?: string
   logLevel?: string
   rateLimit?: { perSecond: number; burst: number }
+  /** The address clients use to reach this server, for the URLs it hands out. */
+  publicUrl?: string
   /** Signs OFREP event-stream URLs; instances behind one load balancer must share it. Random per process if unset. */
   streamSecret?: string
+  /** Milliseconds between stream heartbeats (env `VANE_HEARTBEAT_MS`); lower it behind proxies with short idle timeouts. Default 15 s. */
+  heartbeatMs?: number
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -37,6 +41,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     ...(env.VANE_BOOTSTRAP_ADMIN_KEY !== undefined && { bootstrapAdminKey: env.VANE_BOOTSTRAP_ADMIN_KEY }),
     ...(env.LOG_LEVEL !== undefined && { logLevel: env.LOG_LEVEL }),
     ...(env.VANE_STREAM_SECRET !== undefined && { streamSecret: env.VANE_STREAM_SECRET }),
+    ...(env.VANE_PUBLIC_URL !== undefined && { publicUrl: env.VANE_PUBLIC_URL }),
+    ...(Number(env.VANE_HEARTBEAT_MS) > 0 && { heartbeatMs: Number(env.VANE_HEARTBEAT_MS) }),
     rateLimit: { perSecond, burst: perSecond * 2 },
   }
 }
@@ -70,6 +76,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const metrics = createMetrics()
   const delivery = new Delivery({
     ...deps,
+    ...(config.heartbeatMs !== undefined && { heartbeatMs: config.heartbeatMs }),
     onEventSent: (kind, count) => metrics.eventsSent.inc({ kind }, count),
     onDropped: (kind, reason) => metrics.streamsDropped.inc({ kind, reason }),
     onPropagated: (seconds) => metrics.propagation.observe(seconds),
@@ -80,6 +87,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...deps,
     delivery,
     tokens,
+    publicUrl: config.publicUrl,
     onEvaluate: (endpoint, flags) => metrics.evaluations.inc({ endpoint }, flags),
     ready: () => ready,
     ...(config.rateLimit !== undefined && { rateLimit: config.rateLimit }),

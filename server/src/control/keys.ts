@@ -123,9 +123,15 @@ export class KeyAuthenticator {
   async authenticate(secret: string): Promise<ApiKeyRecord | undefined> {
     const hash = await hashSecret(secret)
     const hit = this.cache.get(hash)
-    let key = hit !== undefined && this.now() - hit.at < CACHE_MS ? hit.key : undefined
+    let key = hit?.key
     if (hit === undefined || this.now() - hit.at >= CACHE_MS) {
-      key = await this.store.getApiKeyByHash(hash)
+      try {
+        key = await this.store.getApiKeyByHash(hash)
+      } catch (error) {
+        // database down: keys seen before keep working, so evaluation keeps serving from memory
+        if (hit === undefined) throw error
+        return hit.key !== undefined && hit.key.revokedAt === null ? hit.key : undefined
+      }
       if (this.cache.size > 10_000) this.cache.clear()
       this.cache.set(hash, { key, at: this.now() })
     }

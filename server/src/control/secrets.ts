@@ -1,6 +1,6 @@
 /** Random secrets and their hashes, on Web Crypto so the server also runs on edge runtimes. */
 
-const PREFIX_LENGTH = 12
+const PREFIX_LENGTH = 18
 
 export function randomSecret(prefix: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32))
@@ -23,6 +23,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return diff === 0
 }
 
+/** Enough of a secret to tell keys apart in listings (the label and a few random characters), never most of it. */
 export function secretPrefix(secret: string): string {
-  return secret.slice(0, PREFIX_LENGTH)
+  return secret.slice(0, Math.min(PREFIX_LENGTH, Math.floor(secret.length / 3)))
 }

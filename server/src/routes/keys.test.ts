@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { A, expectNoChange, expectProblem, json, mark, since } from '../test-api.js'
-import { createHarness, type Harness } from '../test-harness.js'
+import { ADMIN_SECRET, createHarness, type Harness } from '../test-harness.js'
 
 const ISO = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/)
 
@@ -30,7 +30,7 @@ describe('keys routes', () => {
           name: 'bootstrap',
           kind: 'admin',
           environment: null,
-          prefix: 'vane_admin_t',
+          prefix: ADMIN_SECRET.slice(0, Math.floor(ADMIN_SECRET.length / 3)),
           allowedOrigins: [],
           createdAt: ISO,
           revokedAt: null,
@@ -50,7 +50,7 @@ describe('keys routes', () => {
       name: 'api',
       kind: 'server',
       environment: 'production',
-      prefix: key.secret.slice(0, 12),
+      prefix: key.secret.slice(0, 18),
       allowedOrigins: [],
       createdAt: ISO,
       revokedAt: null,

@@ -14,6 +14,8 @@ export interface OfrepDeps {
   tokens: StreamTokens
   store: Store
   onEvaluate?: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => void
+  /** The server's address as clients reach it (behind a proxy); defaults to the request's own. */
+  publicUrl?: string | undefined
 }
 
 /** The environment's evaluator for the request's key. */
@@ -73,9 +75,55 @@ function failure(key: string, result: EvaluationResult) {
   }
 }
 
-/** Two 32-bit hashes with different seeds: a 64-bit fingerprint of the evaluated flags. */
-function fingerprint(text: string): string {
-  return `"${murmur3(text).toString(36)}${murmur3(text, 0x9747b28c).toString(36)}"`
+/** One entry of a bulk answer: its JSON text and two 32-bit hashes of it (seeds 0 and {@link SEED2}). */
+interface Entry {
+  key: string
+  environment: string
+  json: string
+  h1: number
+  h2: number
+}
+
+const SEED2 = 0x9747b28c
+
+/**
+ * Entries of successful results, per result object. The engine precomputes its results and
+ * returns the same frozen object for the same outcome, so a bulk answer for a new user
+ * mostly reuses text and hashes computed once, instead of re-serialising and re-hashing
+ * 500 entries (~60 KB) per request. Errors are fresh objects: never cached.
+ */
+const entries = new WeakMap<EvaluationResult, Entry>()
+
+function entryOf(key: string, result: EvaluationResult, environment: string): Entry {
+  const cacheable = result.errorCode === undefined && Object.isFrozen(result)
+  if (cacheable) {
+    const hit = entries.get(result)
+    if (hit !== undefined && hit.key === key && hit.environment === environment) return hit
+  }
+  const json = JSON.stringify(result.errorCode === undefined ? success(key, result, environment) : failure(key, result))
+  const entry = { key, environment, json, h1: murmur3(json), h2: murmur3(json, SEED2) }
+  if (cacheable) entries.set(result, entry)
+  return entry
+}
+
+/** One MurmurHash3 round: folds a 32-bit value into a running hash, order-sensitively. */
+function mix(h: number, value: number): number {
+  let k = Math.imul(value, 0xcc9e2d51)
+  k = (k << 15) | (k >>> 17)
+  k = Math.imul(k, 0x1b873593)
+  h ^= k
+  h = (h << 13) | (h >>> 19)
+  return (Math.imul(h, 5) + 0xe6546b64) | 0
+}
+
+function finish(h: number, length: number): string {
+  h ^= length
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return (h >>> 0).toString(36)
 }
 
 /** OpenFeature Remote Evaluation Protocol: single and bulk evaluation, and the bulk change stream. */
@@ -97,17 +145,24 @@ export function ofrepRoutes(deps: OfrepDeps) {
       const context = await readContext(c)
       if (context instanceof Response) return context
       const all = evaluator.evaluateAll(context)
-      const flags = Object.entries(all).map(([key, r]) =>
-        r.errorCode === undefined ? success(key, r, evaluator.environment) : failure(key, r),
-      )
-      deps.onEvaluate?.('ofrep-bulk', flags.length)
-      const flagsJson = JSON.stringify(flags)
-      // derived from what this context gets, so another context with the same key never reuses it
-      const etag = fingerprint(flagsJson)
+      const parts: string[] = []
+      // a 64-bit fingerprint of the entries in order: derived from what this context gets,
+      // so another context with the same key never reuses it
+      let h1 = 0
+      let h2 = SEED2
+      for (const key in all) {
+        const entry = entryOf(key, all[key] as EvaluationResult, evaluator.environment)
+        parts.push(entry.json)
+        h1 = mix(h1, entry.h1)
+        h2 = mix(h2, entry.h2)
+      }
+      deps.onEvaluate?.('ofrep-bulk', parts.length)
+      const flagsJson = `[${parts.join(',')}]`
+      const etag = `"${finish(h1, parts.length)}-${finish(h2, parts.length)}"`
       const headers = { ETag: etag, 'Cache-Control': 'no-cache' }
       if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers)
       const token = await deps.tokens.issue(c.get('apiKey').id, evaluator.environment)
-      const eventStream = { type: 'sse', url: new URL(`/ofrep/v1/events?token=${token}`, c.req.url).toString(), inactivityDelaySec: 120 }
+      const eventStream = { type: 'sse', url: new URL(`/ofrep/v1/events?token=${token}`, deps.publicUrl ?? c.req.url).toString(), inactivityDelaySec: 120 }
       const metadata = JSON.stringify({ flagSetId: evaluator.environment, version: evaluator.version })
       return c.body(`{"flags":${flagsJson},"metadata":${metadata},"eventStreams":[${JSON.stringify(eventStream)}]}`, 200, {
         ...headers,

@@ -44,7 +44,7 @@ export function targetingRoutes(deps: RouteDeps) {
       const { name } = await readJson(c, triggerInput)
       const { env, key } = c.req.param()
       const created = await createTrigger(deps, c.get('apiKey'), env, key, name)
-      const url = new URL(created.path, c.req.url).toString()
+      const url = new URL(created.path, deps.publicUrl ?? c.req.url).toString()
       return c.json({ ...created.trigger, secret: created.secret, url }, 201)
     })
     .delete('/environments/:env/flags/:key/triggers/:id', async (c) => {
