@@ -1,0 +1,49 @@
+import { expect, it } from 'vitest'
+import type { CurrentStore } from './contract.js'
+import { apiKey, DUPLICATE, environment, flag, MISSING, T2, T3, trigger } from './contract-fixtures.js'
+
+export function keyContract(store: CurrentStore): void {
+  it('stores API keys, finds them by id and hash, revokes them once', async () => {
+    await store().insertEnvironment(environment('production'))
+    const admin = apiKey('a', { kind: 'admin', environment: null, allowedOrigins: [], createdAt: T2 })
+    const client = apiKey('c')
+    await store().insertApiKey(admin)
+    await store().insertApiKey(client)
+    await expect(store().insertApiKey(apiKey('dup', { hash: client.hash }))).rejects.toMatchObject(DUPLICATE)
+    await expect(store().insertApiKey(apiKey('x', { environment: 'nope' }))).rejects.toMatchObject(MISSING)
+
+    expect(await store().getApiKey('a')).toEqual(admin)
+    expect(await store().getApiKeyByHash('hash-c')).toEqual(client)
+    expect(await store().getApiKeyByHash('nope')).toBeUndefined()
+    expect(await store().getApiKey('nope')).toBeUndefined()
+    expect((await store().listApiKeys()).map((k) => k.id)).toEqual(['c', 'a'])
+
+    expect(await store().revokeApiKey('c', T2)).toBe(true)
+    expect(await store().revokeApiKey('c', T3)).toBe(true)
+    expect((await store().getApiKeyByHash('hash-c'))?.revokedAt).toBe(T2)
+    expect(await store().revokeApiKey('nope', T2)).toBe(false)
+    expect((await store().getApiKey('a'))?.revokedAt).toBeNull()
+  })
+
+  it('stores kill triggers per flag, finds them by hash, revokes them once', async () => {
+    await store().insertEnvironment(environment('production'))
+    await store().upsertFlag(flag('checkout'))
+    await store().upsertFlag(flag('search'))
+    const first = trigger('t1')
+    await store().insertTrigger(first)
+    await store().insertTrigger(trigger('t2', { createdAt: T2 }))
+    await store().insertTrigger(trigger('t3', { flagKey: 'search' }))
+    await expect(store().insertTrigger(trigger('t4', { hash: first.hash }))).rejects.toMatchObject(DUPLICATE)
+    await expect(store().insertTrigger(trigger('t5', { flagKey: 'nope' }))).rejects.toMatchObject(MISSING)
+
+    expect((await store().listTriggers('production', 'checkout')).map((t) => t.id)).toEqual(['t1', 't2'])
+    expect(await store().listTriggers('staging', 'checkout')).toEqual([])
+    expect(await store().getTriggerByHash(first.hash)).toEqual(first)
+    expect(await store().getTriggerByHash('nope')).toBeUndefined()
+
+    expect(await store().revokeTrigger('t1', T2)).toBe(true)
+    expect(await store().revokeTrigger('t1', T3)).toBe(true)
+    expect((await store().getTriggerByHash(first.hash))?.revokedAt).toBe(T2)
+    expect(await store().revokeTrigger('nope', T2)).toBe(false)
+  })
+}

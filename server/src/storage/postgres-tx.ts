@@ -1,0 +1,170 @@
+import { and, asc, desc, eq, gt, inArray, min, sql } from 'drizzle-orm'
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
+import type { PgTransaction } from 'drizzle-orm/pg-core'
+import { missingParent } from './errors.js'
+import { addMembers, removeMembers } from './postgres-members.js'
+import { auditWhere, keepFirst } from './query-helpers.js'
+import type { StoreTx } from './repository.js'
+import * as t from './schema.pg.js'
+
+// biome-ignore lint/suspicious/noExplicitAny: drizzle's transaction type carries query-result generics we never use
+export type PgDb = NodePgDatabase | PgTransaction<any, any, any>
+
+/** StoreTx over a drizzle node-postgres database (the pool) or one of its transactions. */
+export function postgresOps(db: PgDb): StoreTx {
+  return {
+    lockEnvironments: async (keys) => {
+      if (keys.length === 0) return
+      // sorted, so that two writers locking overlapping sets cannot deadlock
+      await db
+        .select({ key: t.environments.key })
+        .from(t.environments)
+        .where(inArray(t.environments.key, [...new Set(keys)].sort()))
+        .orderBy(asc(t.environments.key))
+        .for('update')
+    },
+
+    listEnvironments: async () => db.select().from(t.environments).orderBy(asc(t.environments.key)),
+    getEnvironment: async (key) => (await db.select().from(t.environments).where(eq(t.environments.key, key)))[0],
+    insertEnvironment: async (record) => {
+      await db.insert(t.environments).values(record)
+    },
+    bumpEnvironmentVersion: async (key) => {
+      const [row] = await db
+        .update(t.environments)
+        .set({ version: sql`${t.environments.version} + 1` })
+        .where(eq(t.environments.key, key))
+        .returning({ version: t.environments.version })
+      if (!row) throw missingParent('environment', key)
+      return row.version
+    },
+
+    listFlags: async (options) =>
+      db
+        .select()
+        .from(t.flags)
+        .where(options?.includeArchived ? undefined : eq(t.flags.archived, false))
+        .orderBy(asc(t.flags.key)),
+    getFlag: async (key) => (await db.select().from(t.flags).where(eq(t.flags.key, key)))[0],
+    upsertFlag: async ({ key, ...rest }) => {
+      await db
+        .insert(t.flags)
+        .values({ key, ...rest })
+        .onConflictDoUpdate({ target: t.flags.key, set: rest })
+    },
+
+    listFlagConfigs: async (environment) =>
+      db
+        .select()
+        .from(t.flagConfigs)
+        .where(eq(t.flagConfigs.environment, environment))
+        .orderBy(asc(t.flagConfigs.flagKey)),
+    getFlagConfig: async (environment, flagKey) =>
+      (
+        await db
+          .select()
+          .from(t.flagConfigs)
+          .where(and(eq(t.flagConfigs.environment, environment), eq(t.flagConfigs.flagKey, flagKey)))
+      )[0],
+    upsertFlagConfig: async ({ environment, flagKey, ...rest }) => {
+      await db
+        .insert(t.flagConfigs)
+        .values({ environment, flagKey, ...rest })
+        .onConflictDoUpdate({ target: [t.flagConfigs.environment, t.flagConfigs.flagKey], set: rest })
+    },
+
+    listCohorts: async () => db.select().from(t.cohorts).orderBy(asc(t.cohorts.key)),
+    getCohort: async (key) => (await db.select().from(t.cohorts).where(eq(t.cohorts.key, key)))[0],
+    upsertCohort: async ({ key, ...rest }) => {
+      await db
+        .insert(t.cohorts)
+        .values({ key, ...rest })
+        .onConflictDoUpdate({ target: t.cohorts.key, set: rest })
+    },
+    deleteCohort: async (key) => {
+      await db.delete(t.cohortMembers).where(eq(t.cohortMembers.cohortKey, key))
+      await db.delete(t.cohorts).where(eq(t.cohorts.key, key))
+    },
+    getCohortMembers: async (key) => {
+      const rows = await db
+        .select({ list: t.cohortMembers.list, member: t.cohortMembers.memberKey })
+        .from(t.cohortMembers)
+        .where(eq(t.cohortMembers.cohortKey, key))
+        .orderBy(asc(t.cohortMembers.list), asc(t.cohortMembers.memberKey))
+      const result = { include: [] as string[], exclude: [] as string[] }
+      for (const row of rows) result[row.list].push(row.member)
+      return result
+    },
+    countCohortMembers: async (key) => {
+      const rows = await db
+        .select({ list: t.cohortMembers.list, n: sql<number>`count(*)::int` })
+        .from(t.cohortMembers)
+        .where(eq(t.cohortMembers.cohortKey, key))
+        .groupBy(t.cohortMembers.list)
+      return { include: 0, exclude: 0, ...Object.fromEntries(rows.map((r) => [r.list, r.n])) }
+    },
+    addCohortMembers: async (key, list, keys) => {
+      const [cohort] = await db.select({ key: t.cohorts.key }).from(t.cohorts).where(eq(t.cohorts.key, key))
+      if (!cohort) throw missingParent('cohort', key)
+      return addMembers(db, key, list, keys)
+    },
+    removeCohortMembers: (key, list, keys) => removeMembers(db, key, list, keys),
+
+    appendChange: async (record) => {
+      await db.insert(t.changeLog).values(record)
+    },
+    changesSince: async (environment, after, limit) =>
+      db
+        .select()
+        .from(t.changeLog)
+        .where(and(eq(t.changeLog.environment, environment), gt(t.changeLog.version, after)))
+        .orderBy(asc(t.changeLog.version))
+        .limit(limit),
+    oldestChange: async (environment) => {
+      const [row] = await db
+        .select({ version: min(t.changeLog.version) })
+        .from(t.changeLog)
+        .where(eq(t.changeLog.environment, environment))
+      return row?.version ?? undefined
+    },
+
+    appendAudit: async (record) => {
+      const [row] = await db.insert(t.auditLog).values(record).returning({ id: t.auditLog.id })
+      return row!.id
+    },
+    listAudit: async (query) =>
+      db.select().from(t.auditLog).where(auditWhere(t.auditLog, query)).orderBy(desc(t.auditLog.id)).limit(query.limit),
+
+    insertApiKey: async (record) => {
+      await db.insert(t.apiKeys).values(record)
+    },
+    listApiKeys: async () => db.select().from(t.apiKeys).orderBy(asc(t.apiKeys.createdAt), asc(t.apiKeys.id)),
+    getApiKeyByHash: async (hash) => (await db.select().from(t.apiKeys).where(eq(t.apiKeys.hash, hash)))[0],
+    getApiKey: async (id) => (await db.select().from(t.apiKeys).where(eq(t.apiKeys.id, id)))[0],
+    revokeApiKey: async (id, at) =>
+      ((
+        await db
+          .update(t.apiKeys)
+          .set({ revokedAt: keepFirst(t.apiKeys.revokedAt, at) })
+          .where(eq(t.apiKeys.id, id))
+      ).rowCount ?? 0) > 0,
+
+    insertTrigger: async (record) => {
+      await db.insert(t.killTriggers).values(record)
+    },
+    listTriggers: async (environment, flagKey) =>
+      db
+        .select()
+        .from(t.killTriggers)
+        .where(and(eq(t.killTriggers.environment, environment), eq(t.killTriggers.flagKey, flagKey)))
+        .orderBy(asc(t.killTriggers.createdAt), asc(t.killTriggers.id)),
+    getTriggerByHash: async (hash) => (await db.select().from(t.killTriggers).where(eq(t.killTriggers.hash, hash)))[0],
+    revokeTrigger: async (id, at) =>
+      ((
+        await db
+          .update(t.killTriggers)
+          .set({ revokedAt: keepFirst(t.killTriggers.revokedAt, at) })
+          .where(eq(t.killTriggers.id, id))
+      ).rowCount ?? 0) > 0,
+  }
+}

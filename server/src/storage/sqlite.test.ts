@@ -1,0 +1,27 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { expect, it } from 'vitest'
+import { repositoryContract } from './contract.js'
+import { environment } from './contract-fixtures.js'
+import { openSqliteStore } from './sqlite.js'
+
+const root = mkdtempSync(join(tmpdir(), 'vane-sqlite-'))
+let runs = 0
+
+repositoryContract(
+  'sqlite',
+  () => openSqliteStore({ dataDir: join(root, `run-${++runs}`) }),
+  async () => rmSync(root, { recursive: true, force: true }),
+)
+
+it('keeps committed data across reopening, in WAL mode', async () => {
+  const dataDir = join(root, 'reopen')
+  mkdirSync(dataDir, { recursive: true })
+  const first = await openSqliteStore({ dataDir, file: 'custom.db' })
+  await first.insertEnvironment(environment('production'))
+  await first.close()
+  const second = await openSqliteStore({ dataDir, file: 'custom.db' })
+  expect(await second.getEnvironment('production')).toEqual(environment('production'))
+  await second.close()
+})
