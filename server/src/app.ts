@@ -48,6 +48,8 @@ export interface AppOptions {
   onEvaluate?: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => void
   /** True once start-up finished (migrations ran, evaluators loaded); `/readyz` reports it. */
   ready?: () => boolean
+  /** The cross-instance change feed's state, when there is one; `/readyz` fails while it is down or behind. */
+  feedState?: () => { ready: boolean; connected: boolean; behind: number }
   /** Called for every finished request (logs, metrics). */
   onRequest?: (record: RequestRecord) => void
   /** Called once for every unexpected error before the plain 500 goes out. */
@@ -78,9 +80,15 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   app.get('/healthz', (c) => c.json({ status: 'ok', version: options.version ?? '0.1.0' }))
   app.get('/readyz', async (c) => {
-    const ready = options.ready?.() ?? true
+    const feed = options.feedState?.()
+    const ready = (options.ready?.() ?? true) && (feed?.ready ?? true)
     const database = await options.store.ping().catch(() => false)
-    const body = { ready, database: database ? 'up' : 'down', environments: options.hub.environments().length }
+    const body = {
+      ready,
+      database: database ? 'up' : 'down',
+      environments: options.hub.environments().length,
+      ...(feed !== undefined && { feed: { connected: feed.connected, behind: feed.behind } }),
+    }
     return c.json(body, ready ? 200 : 503)
   })
 

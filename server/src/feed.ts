@@ -12,6 +12,10 @@ export interface ChangeFeed {
   subscribe(listener: ChangeListener): () => void
   /** The version an environment is at when the feed starts following it; later changes follow it in order. */
   prime(environment: string, version: number): void
+  /** The last version delivered for an environment. */
+  position(environment: string): number
+  /** Reads and delivers what the change log holds after the position (another instance wrote it). */
+  catchUp(environment: string): Promise<void>
 }
 
 export interface LocalFeedOptions {
@@ -65,8 +69,26 @@ export function createLocalFeed(options: LocalFeedOptions = {}): ChangeFeed {
       timers.set(environment, timer)
     }
   }
+  const catchUps = new Map<string, Promise<void>>()
+  const catchUp = (environment: string): Promise<void> => {
+    if (options.load === undefined) return Promise.resolve()
+    const load = options.load
+    // one read at a time per environment; a request during it chains after it
+    const previous = catchUps.get(environment) ?? Promise.resolve()
+    const next = previous.then(async () => {
+      for (;;) {
+        const changes = await load(environment, last.get(environment) ?? 0)
+        changes.forEach(offer)
+        if (changes.length < 1000) return
+      }
+    })
+    catchUps.set(environment, next)
+    return next
+  }
   return {
     publish: (changes) => changes.forEach(offer),
+    position: (environment) => last.get(environment) ?? 0,
+    catchUp,
     subscribe(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)

@@ -5,9 +5,10 @@ import { createApp } from './app.js'
 import { bootstrapAdminKey, KeyAuthenticator } from './control/keys.js'
 import { Delivery } from './delivery/delivery.js'
 import { StreamTokens } from './delivery/tokens.js'
-import { createLocalFeed } from './feed.js'
+import { type ChangeFeed, createLocalFeed } from './feed.js'
 import { EvaluatorHub } from './hub.js'
 import { createMetrics } from './metrics.js'
+import { PostgresFeed } from './pg-feed.js'
 import { openStore } from './storage/index.js'
 import type { Store } from './storage/repository.js'
 
@@ -65,11 +66,31 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(config.databaseSchema !== undefined && { VANE_PG_SCHEMA: config.databaseSchema }),
     ...(config.dataDir !== undefined && { VANE_DATA_DIR: config.dataDir }),
   })
-  const feed = createLocalFeed({ load: (env, after) => store.changesSince(env, after, 1000) })
+  const local = createLocalFeed({ load: (env, after) => store.changesSince(env, after, 1000) })
   const hub = new EvaluatorHub()
+  // on PostgreSQL, instances share the store: a write here is announced to the others after commit
+  const shared =
+    store.dialect === 'postgres' && config.databaseUrl !== undefined
+      ? new PostgresFeed({
+          url: config.databaseUrl,
+          schema: config.databaseSchema,
+          store,
+          feed: local,
+          hub,
+          onError: (error) => logger.warn({ err: error }, 'change feed: PostgreSQL connection lost; reconnecting'),
+        })
+      : undefined
+  const feed: ChangeFeed = {
+    ...local,
+    publish: (changes) => {
+      local.publish(changes)
+      void shared?.notify(changes)
+    },
+  }
   const auth = new KeyAuthenticator(store)
   const deps = { store, hub, feed, auth }
   await hub.load(store, feed)
+  await shared?.start()
   if (config.bootstrapAdminKey !== undefined && (await bootstrapAdminKey(deps, config.bootstrapAdminKey)))
     logger.info('created the bootstrap admin key from VANE_BOOTSTRAP_ADMIN_KEY')
 
@@ -90,6 +111,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     publicUrl: config.publicUrl,
     onEvaluate: (endpoint, flags) => metrics.evaluations.inc({ endpoint }, flags),
     ready: () => ready,
+    ...(shared !== undefined && {
+      feedState: () => {
+        const state = shared.state()
+        // behind by more than a few changes, or cut off for over 10 s: send traffic elsewhere
+        const healthy = state.behind <= 100 && (state.connected || Date.now() - state.since < 10_000)
+        return { ready: healthy, connected: state.connected, behind: state.behind }
+      },
+    }),
     ...(config.rateLimit !== undefined && { rateLimit: config.rateLimit }),
     onRequest: (record) => {
       metrics.observe(record)
@@ -110,8 +139,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     port,
     store,
     logger,
-    close: () => {
+    close: async () => {
       delivery.close()
+      await shared?.close()
       return closeServer(server, store)
     },
   }
