@@ -73,6 +73,25 @@ export function createMetrics() {
         },
       })
     },
+    /** How far this instance's change feed trails the database, read when Prometheus scrapes. */
+    trackFeed(state: () => { connected: boolean; behind: number }): void {
+      new Gauge({
+        name: 'vane_change_feed_behind',
+        help: 'Changes committed in the database and not yet applied by this instance.',
+        registers: [registry],
+        collect() {
+          this.set(state().behind)
+        },
+      })
+      new Gauge({
+        name: 'vane_change_feed_connected',
+        help: '1 while the cross-instance change feed (PostgreSQL LISTEN) is connected.',
+        registers: [registry],
+        collect() {
+          this.set(state().connected ? 1 : 0)
+        },
+      })
+    },
     observe(record: RequestRecord): void {
       const status = String(record.status)
       requests.inc({ method: record.method, route: record.route, status })

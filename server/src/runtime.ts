@@ -103,6 +103,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     onPropagated: (seconds) => metrics.propagation.observe(seconds),
   })
   metrics.trackStreams(() => delivery.counts())
+  if (shared !== undefined) metrics.trackFeed(() => shared.state())
   const tokens = new StreamTokens(config.streamSecret ?? crypto.randomUUID() + crypto.randomUUID())
   const app = createApp({
     ...deps,
