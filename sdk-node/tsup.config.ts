@@ -3,7 +3,12 @@ import { defineConfig } from 'tsup'
 export default defineConfig({
   entry: { index: 'src/index.ts', openfeature: 'src/openfeature.ts' },
   format: ['esm', 'cjs'],
-  dts: true,
+  // the engine's types (Snapshot, EvaluationResult, …) are inlined too: @vane/engine is not a dependency of the package
+  dts: {
+    resolve: ['@vane/engine'],
+    // from the engine's sources, not its built declarations (whose chunks would stay behind as relative imports)
+    compilerOptions: { paths: { '@vane/engine': ['../engine/src/index.ts'] } },
+  },
   clean: true,
   sourcemap: true,
   target: 'node20',

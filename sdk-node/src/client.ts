@@ -93,6 +93,8 @@ export class VaneClient {
   private readonly telemetry: Telemetry | undefined
   private readonly readyPromise: Promise<void>
   private settleReady!: { resolve: () => void; reject: (error: Error) => void }
+  /** Whether the ruleset held came from this server (or the SDK's own persisted copy), so streams may resume it. */
+  private resumable = false
 
   constructor(private readonly options: ClientOptions) {
     this.platform = { ...nodePlatform, ...options.platform }
@@ -110,8 +112,13 @@ export class VaneClient {
       pollIntervalMs: options.pollIntervalMs ?? 30_000,
       retryStreamAfterMs: 300_000,
       stream: options.stream ?? true,
-      lastVersion: () => this.evaluator?.version,
-      onPut: (snapshot) => this.replace(snapshot),
+      // a bootstrap's version was never seen on this server's stream: resuming from it would patch the wrong base
+      lastVersion: () => (this.resumable ? this.evaluator?.version : undefined),
+      onPut: (snapshot) => {
+        const held = this.evaluator
+        this.replace(snapshot)
+        if (this.evaluator !== held) this.resumable = true
+      },
       onPatch: (patch, id) => this.patch(patch, id),
       onConnected: () => {
         if (this.state === 'stale' && this.evaluator !== undefined) {
@@ -180,7 +187,10 @@ export class VaneClient {
         : 'file' in bootstrap
           ? await readSnapshotFile(bootstrap.file)
           : bootstrap
-    if (initial !== undefined && this.evaluator === undefined) this.replace(initial)
+    if (initial !== undefined && this.evaluator === undefined) {
+      this.replace(initial)
+      this.resumable = bootstrap === undefined && this.evaluator !== undefined
+    }
     if (this.state !== 'closed') this.source.start()
   }
 
@@ -312,12 +322,15 @@ export class VaneClient {
   }
 
   private changed(previous: Evaluator | undefined, next: Evaluator, patch: SnapshotPatch | undefined): void {
+    const recovered = this.state === 'stale'
     if (this.state === 'starting' || this.state === 'stale') this.state = 'ready'
     if (previous === undefined) {
       this.settleReady.resolve()
       this.events.emit('ready')
       return
     }
+    // fresh data after `stale` (a poll answers before it reports itself connected) is a recovery too
+    if (recovered) this.events.emit('ready')
     const keys =
       patch === undefined
         ? changedKeys(previous, next)

@@ -7,7 +7,7 @@ export interface DataSourceOptions {
   url: string
   sdkKey: string
   platform: Platform
-  /** No bytes (not even a heartbeat) for this long means the stream is dead. Default 45 s. */
+  /** No bytes (not even a heartbeat) for this long means the stream is dead; it also bounds a poll. Default 45 s. */
   heartbeatTimeoutMs: number
   /** Consecutive stream failures before switching to polling. Default 3. */
   failuresBeforePolling: number
@@ -149,9 +149,17 @@ export class DataSource {
   private async poll(): Promise<void> {
     if (this.stopped) return
     const { platform } = this.options
+    // a poll must not hang on a server that accepts and never answers, and stop() must end it
+    const abort = new AbortController()
+    this.abort = abort
+    this.watchdog = platform.setTimeout(
+      () => abort.abort(new Error('snapshot request timed out')),
+      this.options.heartbeatTimeoutMs,
+    )
     try {
       const response = await platform.fetch(`${this.options.url}/sdk/v1/snapshot`, {
         headers: this.headers(this.etag === undefined ? {} : { 'if-none-match': this.etag }),
+        signal: abort.signal,
       })
       if (isFatal(response.status)) throw new HttpError(response.status, `snapshot answered ${response.status}`)
       if (response.status === 304) this.options.onConnected('poll')
@@ -162,13 +170,17 @@ export class DataSource {
         this.options.onConnected('poll')
       } else throw new HttpError(response.status, `snapshot answered ${response.status}`)
     } catch (error) {
-      const err = toError(error)
+      if (this.stopped) return
+      const err = abort.signal.aborted && abort.signal.reason instanceof Error ? abort.signal.reason : toError(error)
       if (err instanceof HttpError && isFatal(err.status)) {
         this.stop()
         this.options.onFatal(new HttpError(err.status, `the SDK key was refused (${err.status}); not retrying`))
         return
       }
       this.options.onInterrupted(err)
+    } finally {
+      if (this.watchdog !== undefined) platform.clearTimeout(this.watchdog)
+      this.watchdog = undefined
     }
     const backToStream =
       this.options.stream &&

@@ -4,7 +4,7 @@ import type { Platform } from './platform.js'
 
 /** Options for span tagging, evaluation events and outcome reports. */
 export interface TelemetryOptions {
-  /** Emit `feature_flag.evaluation` log events through `@opentelemetry/api-logs`. Default true. */
+  /** Emit `feature_flag.evaluation` log events (through `@opentelemetry/api` ≥ 1.10 and `@opentelemetry/api-logs`). Default true. */
   events?: boolean | undefined
   /** Also record the event on the active span, for backends that only read spans. Default false. */
   spanEvents?: boolean | undefined
@@ -75,6 +75,9 @@ const REASONS: Record<string, string> = {
 export class Telemetry {
   private api: OtelApi | undefined
   private logs: LogsApi | undefined
+  /** `@opentelemetry/api` ≥ 1.10 has the logs API itself; current logs SDKs register their provider there. */
+  private apiLogs: LogsApi | undefined
+  private closed = false
   /** Span → the state of the request it belongs to; spans are never held beyond their life. */
   private readonly requests = new WeakMap<object, RequestState>()
   private readonly series = new Map<string, Series>()
@@ -93,7 +96,13 @@ export class Telemetry {
   ) {
     this.windowStart = context.platform.now()
     // optional peers: loaded lazily, and telemetry simply stays off without them
-    import('@opentelemetry/api').then((m) => (this.api = m as unknown as OtelApi)).catch(() => {})
+    import('@opentelemetry/api')
+      .then((m) => {
+        this.api = m as unknown as OtelApi
+        if (options.events !== false && (m as Partial<LogsApi>).logs !== undefined)
+          this.apiLogs = m as unknown as LogsApi
+      })
+      .catch(() => {})
     if (options.events !== false)
       import('@opentelemetry/api-logs').then((m) => (this.logs = m as unknown as LogsApi)).catch(() => {})
     const interval = options.reportIntervalMs ?? 10_000
@@ -101,13 +110,22 @@ export class Telemetry {
   }
 
   private schedule(interval: number): void {
+    if (this.closed) return
     this.timer = this.context.platform.setTimeout(() => {
       void this.flush().finally(() => this.schedule(interval))
     }, interval)
   }
 
-  /** Called by the client after every evaluation. */
+  /** Called by the client after every evaluation; never throws (getters must not), whatever the context or default. */
   record(flagKey: string, result: EvaluationResult, context: object | undefined): void {
+    try {
+      this.recordUnsafe(flagKey, result, context)
+    } catch {
+      // a hostile context (throwing getter, proxy) or an unserialisable default: no telemetry for this call
+    }
+  }
+
+  private recordUnsafe(flagKey: string, result: EvaluationResult, context: object | undefined): void {
     const span = this.api?.trace.getActiveSpan()
     const variant = result.variant
     if (span !== undefined && variant !== undefined) {
@@ -118,10 +136,13 @@ export class Telemetry {
         if (request.root !== span) request.root.setAttribute(FLAG_ATTRIBUTE_PREFIX + flagKey, variant)
       }
     }
+    // a provider registered through either API gets the event; the other one's logger is a no-op
     const logger = this.logs?.logs.getLogger('@vane/sdk-node')
-    if (logger === undefined && !(this.options.spanEvents && span !== undefined)) return
+    const apiLogger = this.apiLogs?.logs.getLogger('@vane/sdk-node')
+    if (logger === undefined && apiLogger === undefined && !(this.options.spanEvents && span !== undefined)) return
     const attributes = this.eventAttributes(flagKey, result, context)
     logger?.emit({ eventName: 'feature_flag.evaluation', attributes })
+    apiLogger?.emit({ eventName: 'feature_flag.evaluation', attributes })
     if (this.options.spanEvents && span !== undefined) span.addEvent('feature_flag.evaluation', attributes)
   }
 
@@ -200,6 +221,8 @@ export class Telemetry {
   }
 
   async close(): Promise<void> {
+    // a send in flight must not schedule another report once closed
+    this.closed = true
     if (this.timer !== undefined) this.context.platform.clearTimeout(this.timer)
     await this.flush()
   }
