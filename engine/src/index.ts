@@ -8,6 +8,7 @@
  * const evaluator = compileSnapshot(snapshot)
  * evaluator.evaluate('new-checkout', { targetingKey: 'user-1', country: 'NL' }, false)
  */
+export { affectedFlags } from './dependents.js'
 export { SnapshotValidationError } from './errors.js'
 export { compileSnapshot, type Evaluator } from './evaluator.js'
 export { BUCKETS, bucketOf, murmur3 } from './murmur3.js'

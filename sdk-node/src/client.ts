@@ -1,4 +1,5 @@
 import {
+  affectedFlags,
   compileSnapshot,
   ErrorCode,
   type EvaluationResult,
@@ -331,12 +332,11 @@ export class VaneClient {
     }
     // fresh data after `stale` (a poll answers before it reports itself connected) is a recovery too
     if (recovered) this.events.emit('ready')
+    // a patch names what it can affect (dependants through cohorts and prerequisites, as the server computes them)
     const keys =
       patch === undefined
         ? changedKeys(previous, next)
-        : patch.kind === 'flag'
-          ? [patch.key]
-          : next.flagKeys().filter((k) => next.flag(k)?.rules?.some((r) => r.cohorts?.includes(patch.key)) ?? false)
+        : [...affectedFlags((patch.op === 'delete' ? previous : next).snapshot(), patch.kind, patch.key)]
     if (keys.length > 0) this.events.emit('change', keys)
   }
 
