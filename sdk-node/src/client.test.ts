@@ -486,7 +486,10 @@ describe('VaneClient: applying the stream', () => {
     t.body().event('patch', { ...put('checkout', 7), version: 14 }, 14)
     await settle()
     expect(t.client.getBoolean('checkout', false)).toBe(true)
-    expect(t.events.change).toEqual([['checkout'], ['checkout']])
+    expect(t.events.change).toEqual([
+      ['checkout', 'layout'],
+      ['checkout', 'layout'],
+    ])
 
     t.body().end()
     await t.clock.advance(1_000)
