@@ -40,7 +40,14 @@ export interface HarnessOptions {
   evaluationRateLimit?: { perSecond: number; burst: number }
   heartbeatMs?: number
   maxQueuedBytes?: number
+  /** Changes kept in memory per environment for resuming streams (Delivery's `recentChanges`). */
+  recentChanges?: number
+  /** How often keys of open streams are re-checked against the store (Delivery's `keyCheckMs`). */
+  keyCheckMs?: number
 }
+
+/** Signs the harness's OFREP event-stream tokens. */
+export const STREAM_SECRET = 'test-harness-stream-secret'
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'vane-test-'))
@@ -55,11 +62,13 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ...deps,
     ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),
     ...(options.maxQueuedBytes !== undefined && { maxQueuedBytes: options.maxQueuedBytes }),
+    ...(options.recentChanges !== undefined && { recentChanges: options.recentChanges }),
+    ...(options.keyCheckMs !== undefined && { keyCheckMs: options.keyCheckMs }),
   })
   const app = createApp({
     ...deps,
     delivery,
-    tokens: new StreamTokens('test-harness-stream-secret'),
+    tokens: new StreamTokens(STREAM_SECRET),
     rateLimit: options.rateLimit ?? { perSecond: 10_000, burst: 10_000 },
     ...(options.evaluationRateLimit !== undefined && { evaluationRateLimit: options.evaluationRateLimit }),
   })

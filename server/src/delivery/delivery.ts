@@ -4,7 +4,7 @@ import type { ChangeFeed } from '../feed.js'
 import { changeToPatch, type EvaluatorHub } from '../hub.js'
 import type { ApiKeyRecord, ChangeRecord, Store } from '../storage/repository.js'
 import { affectedFlags } from './dependents.js'
-import { type CloseReason, encodeEvent, HEARTBEAT, SseConnection } from './sse.js'
+import { type CloseReason, encodeEvent, SseConnection } from './sse.js'
 
 export type StreamKind = 'sdk' | 'client' | 'events'
 
@@ -54,10 +54,11 @@ export interface PrimeHandle {
 }
 
 export interface DeliveryOptions {
-  store: Store
+  /** The change log and key table; a relay, which has neither, hands in its own (resumes then reach back as far as the in-memory ring). */
+  store: Pick<Store, 'changesSince' | 'getApiKey'>
   hub: EvaluatorHub
   feed: ChangeFeed
-  auth: KeyAuthenticator
+  auth: Pick<KeyAuthenticator, 'onRevoke'>
   heartbeatMs?: number
   /** Per-connection queue bound; beyond it a consumer is dropped as too slow. */
   maxQueuedBytes?: number
@@ -168,8 +169,14 @@ export class Delivery {
    * log; undefined when the log no longer reaches back (the caller sends a `put`).
    */
   async missedSince(environment: string, after: number): Promise<ChangeRecord[] | undefined> {
-    const current = this.options.hub.get(environment)?.version ?? 0
-    if (after > current) return undefined
+    let current = this.options.hub.get(environment)?.version ?? 0
+    if (after > current) {
+      // a client moving from an instance that is ahead of this one: read what this one has not seen yet (bounded)
+      // rather than send it a put that takes it back in time
+      await Promise.race([this.options.feed.catchUp(environment).catch(() => {}), sleep(CATCH_UP_MS)])
+      current = this.options.hub.get(environment)?.version ?? 0
+      if (after > current) return undefined
+    }
     if (after === current) return []
     const ring = this.recent.get(environment) ?? []
     const first = ring[0]
@@ -178,6 +185,17 @@ export class Delivery {
     const fromLog = await this.options.store.changesSince(environment, after, current - after)
     const contiguous = fromLog.every((c, i) => c.version === after + 1 + i)
     return contiguous && fromLog.length === current - after ? fromLog : undefined
+  }
+
+  /**
+   * The environment's state was replaced wholesale (a relay received a fresh `put` from its upstream): the ring
+   * no longer leads to it, so it is dropped, and the environment's streams are closed; they reconnect and get the
+   * new state.
+   */
+  replaced(environment: string): void {
+    this.recent.delete(environment)
+    this.putCache.delete(environment)
+    for (const s of [...(this.subscribers.get(environment) ?? [])]) s.connection.close('replaced')
   }
 
   private onChange(change: ChangeRecord): void {
@@ -258,7 +276,7 @@ export class Delivery {
   }
 
   private heartbeat(): void {
-    for (const set of this.subscribers.values()) for (const s of set) s.connection.send(HEARTBEAT)
+    for (const set of this.subscribers.values()) for (const s of [...set]) s.connection.heartbeat()
   }
 
   private closeKey(keyId: string, reason: CloseReason): void {
@@ -282,6 +300,14 @@ export class Delivery {
     for (const set of this.subscribers.values()) for (const s of [...set]) s.connection.close('shutdown')
   }
 }
+
+/** How long a resume from the future waits for this instance to catch up before it gets a `put`. */
+const CATCH_UP_MS = 2_000
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    timer.unref?.()
+  })
 
 function isKill(change: ChangeRecord): boolean {
   return (

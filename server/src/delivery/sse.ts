@@ -40,6 +40,9 @@ export class SseConnection {
   private queuedBytes = 0
   private waiting = false
   private closed = false
+  /** Whether anything was queued at the last heartbeat, and whether the consumer took anything since. */
+  private backlogAtHeartbeat = false
+  private pulledSinceHeartbeat = true
 
   constructor(private readonly options: SseConnectionOptions) {
     this.body = new ReadableStream<Uint8Array>(
@@ -74,10 +77,28 @@ export class SseConnection {
     this.flush()
   }
 
+  /**
+   * Sends a heartbeat. A consumer that had something waiting at the previous
+   * heartbeat and has taken nothing since is gone without a cancel (a socket
+   * that closed before the response was wired to it) or stuck: it is dropped
+   * as slow instead of being kept open forever.
+   */
+  heartbeat(): void {
+    if (this.closed) return
+    if (this.backlogAtHeartbeat && !this.pulledSinceHeartbeat) {
+      this.close('slow')
+      return
+    }
+    this.backlogAtHeartbeat = this.queuedBytes > 0
+    this.pulledSinceHeartbeat = false
+    this.send(HEARTBEAT)
+  }
+
   private enqueue(chunk: Uint8Array, lane: Uint8Array[]): void {
     if (this.closed) return
     this.queuedBytes += chunk.byteLength
-    if (this.queuedBytes > this.options.maxQueuedBytes) this.close('slow')
+    // one event larger than the bound (a big put) still goes to a consumer with nothing queued
+    if (this.queuedBytes > this.options.maxQueuedBytes && this.queuedBytes > chunk.byteLength) this.close('slow')
     else lane.push(chunk)
   }
 
@@ -87,6 +108,7 @@ export class SseConnection {
     const next = this.urgent.shift() ?? this.normal.shift()
     if (next === undefined) return
     this.waiting = false
+    this.pulledSinceHeartbeat = true
     this.queuedBytes -= next.byteLength
     this.controller.enqueue(next)
   }

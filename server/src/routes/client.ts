@@ -1,10 +1,11 @@
 import { Hono } from 'hono'
+import { checkSecureMode } from '../control/secure-mode.js'
 import { type ClientValue, clientValue, type Delivery } from '../delivery/delivery.js'
 import { encodeEvent, SSE_HEADERS } from '../delivery/sse.js'
 import type { AppEnv } from '../env.js'
 import { VaneError } from '../errors.js'
 import type { EvaluatorHub } from '../hub.js'
-import { evaluatorFor } from './ofrep.js'
+import { evaluationBodyLimit, evaluatorFor } from './ofrep.js'
 
 export interface ClientDeps {
   hub: EvaluatorHub
@@ -16,7 +17,7 @@ export interface ClientDeps {
  * body, never the URL), then only the flags whose value or variant changed for it.
  */
 export function clientRoutes(deps: ClientDeps) {
-  return new Hono<AppEnv>().post('/stream', async (c) => {
+  return new Hono<AppEnv>().post('/stream', evaluationBodyLimit, async (c) => {
     const evaluator = evaluatorFor(c, deps.hub)
     const text = await c.req.text()
     let body: unknown
@@ -25,9 +26,15 @@ export function clientRoutes(deps: ClientDeps) {
     } catch {
       throw new VaneError('bad_request', 'the body is not JSON; send {"context": {...}}')
     }
-    const context = (body as { context?: unknown } | null)?.context ?? {}
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new VaneError('validation', 'send {"context": {...}}', [{ pointer: '', message: 'must be an object' }])
+    const context = (body as { context?: unknown }).context ?? {}
     if (typeof context !== 'object' || context === null || Array.isArray(context))
-      throw new VaneError('validation', '"context" must be an object', [{ pointer: '/context', message: 'must be an object' }])
+      throw new VaneError('validation', '"context" must be an object', [
+        { pointer: '/context', message: 'must be an object' },
+      ])
+    const hash = (body as { hash?: unknown }).hash
+    await checkSecureMode(c.get('apiKey'), context as Record<string, unknown>, hash, 'body')
     const environment = evaluator.environment
     const connection = deps.delivery.open(
       'client',

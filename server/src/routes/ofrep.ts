@@ -1,5 +1,7 @@
 import { type EvaluationResult, type Evaluator, murmur3 } from '@vane/engine'
 import { type Context, Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { checkSecureMode } from '../control/secure-mode.js'
 import type { Delivery } from '../delivery/delivery.js'
 import { encodeEvent, SSE_HEADERS } from '../delivery/sse.js'
 import type { StreamTokens } from '../delivery/tokens.js'
@@ -12,11 +14,20 @@ export interface OfrepDeps {
   hub: EvaluatorHub
   delivery: Delivery
   tokens: StreamTokens
-  store: Store
+  /** Looks up the key an event-stream token names (a relay hands in its own). */
+  store: Pick<Store, 'getApiKey'>
   onEvaluate?: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => void
   /** The server's address as clients reach it (behind a proxy); defaults to the request's own. */
   publicUrl?: string | undefined
 }
+
+/** Evaluation requests carry one context: bodies over 1 MiB (as on the admin API) are refused before being read. */
+export const evaluationBodyLimit = bodyLimit({
+  maxSize: 1024 * 1024,
+  onError: () => {
+    throw new VaneError('payload_too_large', 'evaluation request bodies are limited to 1048576 bytes')
+  },
+})
 
 /** The environment's evaluator for the request's key. */
 export function evaluatorFor(c: Context<AppEnv>, hub: EvaluatorHub): Evaluator {
@@ -48,7 +59,12 @@ async function readContext(c: Context<AppEnv>, key?: string): Promise<Record<str
   try {
     body = text.trim() === '' ? {} : JSON.parse(text)
   } catch (error) {
-    return ofrepError(400, key, 'PARSE_ERROR', `the body is not JSON: ${error instanceof Error ? error.message : error}`)
+    return ofrepError(
+      400,
+      key,
+      'PARSE_ERROR',
+      `the body is not JSON: ${error instanceof Error ? error.message : error}`,
+    )
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return ofrepError(400, key, 'INVALID_CONTEXT', 'send {"context": {...}}')
@@ -126,24 +142,31 @@ function finish(h: number, length: number): string {
   return (h >>> 0).toString(36)
 }
 
+/** Client keys in secure mode need `X-Vane-Hash`; checked only for them, off the hot path of every other key. */
+const secureMode = (c: Context<AppEnv>, context: Record<string, unknown>) =>
+  checkSecureMode(c.get('apiKey'), context, c.req.header('x-vane-hash'), 'header')
+
 /** OpenFeature Remote Evaluation Protocol: single and bulk evaluation, and the bulk change stream. */
 export function ofrepRoutes(deps: OfrepDeps) {
   return new Hono<AppEnv>()
-    .post('/evaluate/flags/:key', async (c) => {
+    .post('/evaluate/flags/:key', evaluationBodyLimit, async (c) => {
       const key = c.req.param('key')
       const evaluator = evaluatorFor(c, deps.hub)
       const context = await readContext(c, key)
       if (context instanceof Response) return context
+      if (c.get('apiKey').secureModeSecret) await secureMode(c, context)
       const result = evaluator.evaluate(key, context)
       deps.onEvaluate?.('ofrep', 1)
-      if (result.errorCode === 'FLAG_NOT_FOUND') return ofrepError(404, key, 'FLAG_NOT_FOUND', `flag "${key}" not found`)
+      if (result.errorCode === 'FLAG_NOT_FOUND')
+        return ofrepError(404, key, 'FLAG_NOT_FOUND', `flag "${key}" not found`)
       if (result.errorCode !== undefined) return c.json(failure(key, result), 400)
       return c.json(success(key, result, evaluator.environment))
     })
-    .post('/evaluate/flags', async (c) => {
+    .post('/evaluate/flags', evaluationBodyLimit, async (c) => {
       const evaluator = evaluatorFor(c, deps.hub)
       const context = await readContext(c)
       if (context instanceof Response) return context
+      if (c.get('apiKey').secureModeSecret) await secureMode(c, context)
       const all = evaluator.evaluateAll(context)
       const parts: string[] = []
       // a 64-bit fingerprint of the entries in order: derived from what this context gets,
@@ -162,12 +185,20 @@ export function ofrepRoutes(deps: OfrepDeps) {
       const headers = { ETag: etag, 'Cache-Control': 'no-cache' }
       if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers)
       const token = await deps.tokens.issue(c.get('apiKey').id, evaluator.environment)
-      const eventStream = { type: 'sse', url: new URL(`/ofrep/v1/events?token=${token}`, deps.publicUrl ?? c.req.url).toString(), inactivityDelaySec: 120 }
+      const eventStream = {
+        type: 'sse',
+        url: new URL(`/ofrep/v1/events?token=${token}`, deps.publicUrl ?? c.req.url).toString(),
+        inactivityDelaySec: 120,
+      }
       const metadata = JSON.stringify({ flagSetId: evaluator.environment, version: evaluator.version })
-      return c.body(`{"flags":${flagsJson},"metadata":${metadata},"eventStreams":[${JSON.stringify(eventStream)}]}`, 200, {
-        ...headers,
-        'Content-Type': 'application/json',
-      })
+      return c.body(
+        `{"flags":${flagsJson},"metadata":${metadata},"eventStreams":[${JSON.stringify(eventStream)}]}`,
+        200,
+        {
+          ...headers,
+          'Content-Type': 'application/json',
+        },
+      )
     })
 }
 
@@ -178,9 +209,14 @@ export function ofrepRoutes(deps: OfrepDeps) {
 export function ofrepEventRoutes(deps: OfrepDeps) {
   return new Hono<AppEnv>().get('/events', async (c) => {
     const claims = await deps.tokens.verify(c.req.query('token') ?? '')
-    if (claims === undefined) throw new VaneError('unauthorized', 'the stream token is missing, invalid or expired: evaluate again for a fresh URL')
+    if (claims === undefined)
+      throw new VaneError(
+        'unauthorized',
+        'the stream token is missing, invalid or expired: evaluate again for a fresh URL',
+      )
     const key = await deps.store.getApiKey(claims.k)
-    if (key === undefined || key.revokedAt !== null) throw new VaneError('unauthorized', 'the key behind this stream was revoked')
+    if (key === undefined || key.revokedAt !== null)
+      throw new VaneError('unauthorized', 'the key behind this stream was revoked')
     c.set('apiKey', key)
     const origin = c.req.header('origin')
     if (origin !== undefined && key.kind === 'client' && !key.allowedOrigins.includes(origin))
@@ -191,7 +227,9 @@ export function ofrepEventRoutes(deps: OfrepDeps) {
       stream.setVersion(current)
       // a reconnect that missed changes refetches at once
       if (Number.isFinite(last) && last < current)
-        stream.send(encodeEvent('message', JSON.stringify({ type: 'refetchEvaluation', etag: String(current) }), current))
+        stream.send(
+          encodeEvent('message', JSON.stringify({ type: 'refetchEvaluation', etag: String(current) }), current),
+        )
     })
     return new Response(connection.body, { headers: SSE_HEADERS })
   })

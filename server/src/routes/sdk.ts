@@ -33,11 +33,26 @@ export function sdkRoutes(deps: SdkDeps) {
           stream.setVersion(latest.version)
           return
         }
-        for (const change of missed) {
+        // one chunk: a backlog larger than the queue bound still reaches a consumer that has nothing queued,
+        // so a client dropped as slow can always resume (sent one by one, it would be dropped again at once)
+        const chunks = missed.map((change) => {
           const patch = changeToPatch(change)
-          stream.send(encodeEvent(patch.op === 'delete' ? 'delete' : 'patch', JSON.stringify(patch), change.version))
-          stream.setVersion(change.version)
+          return encodeEvent(patch.op === 'delete' ? 'delete' : 'patch', JSON.stringify(patch), change.version)
+        })
+        const last = missed.at(-1)
+        // up to date: what it already has must not come again if the feed delivers it late
+        if (last === undefined) {
+          stream.setVersion(after ?? 0)
+          return
         }
+        const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
+        let offset = 0
+        for (const chunk of chunks) {
+          all.set(chunk, offset)
+          offset += chunk.byteLength
+        }
+        stream.send(all)
+        stream.setVersion(last.version)
       })
       return new Response(connection.body, { headers: SSE_HEADERS })
     })
