@@ -21,4 +21,5 @@ export {
   type VaneSpanProcessor,
 } from './client.js'
 export type { Platform } from './platform.js'
+export { secureModeHash } from './secure-mode.js'
 export { FLAG_ATTRIBUTE_PREFIX, type OutcomeReport, type TelemetryOptions } from './telemetry.js'

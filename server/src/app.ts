@@ -21,6 +21,7 @@ import { hookRoutes } from './routes/hooks.js'
 import { keyRoutes } from './routes/keys.js'
 import { ofrepEventRoutes, ofrepRoutes } from './routes/ofrep.js'
 import { openApiRoutes } from './routes/openapi.js'
+import { impactRoutes, outcomeRoutes } from './routes/outcomes.js'
 import { sdkRoutes } from './routes/sdk.js'
 import { targetingRoutes } from './routes/targeting.js'
 import type { Store } from './storage/repository.js'
@@ -81,8 +82,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.get('/healthz', (c) => c.json({ status: 'ok', version: options.version ?? '0.1.0' }))
   app.get('/readyz', async (c) => {
     const feed = options.feedState?.()
-    const ready = (options.ready?.() ?? true) && (feed?.ready ?? true)
     const database = await options.store.ping().catch(() => false)
+    // a feed cut off because the database is down misses nothing (nobody can write): like the database itself,
+    // that keeps the instance in rotation, serving from memory; otherwise every instance would leave it at once
+    const ready = (options.ready?.() ?? true) && (feed === undefined || feed.ready || !database)
     const body = {
       ready,
       database: database ? 'up' : 'down',
@@ -109,6 +112,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   admin.route('/', cohortRoutes(deps))
   admin.route('/', keyRoutes(deps))
   admin.route('/', auditRoutes(deps))
+  admin.route('/', impactRoutes(deps))
   app.route('/admin/v1', openApiRoutes({ bodyLimit: BODY_LIMIT, version: options.version ?? '0.1.0' }))
   app.route('/admin/v1', admin)
   // trigger URLs take no API key, so their bodies are capped before anything reads them
@@ -135,6 +139,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route('/ofrep/v1', ofrepRoutes(delivery))
   app.route('/ofrep/v1', ofrepEventRoutes(delivery))
   app.route('/sdk/v1', sdkRoutes(delivery))
+  app.route('/sdk/v1', outcomeRoutes(deps))
   app.route('/client/v1', clientRoutes(delivery))
 
   options.extend?.(app)

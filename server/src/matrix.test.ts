@@ -2,6 +2,7 @@
  * Every endpoint × every kind of credential. Adding an endpoint is one line in
  * ENDPOINTS; the cases are the cross product with KINDS.
  */
+import { DDSketch } from '@datadog/sketches-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { A, boolFlag, json } from './test-api.js'
 import { ADMIN_SECRET, createHarness, type Harness } from './test-harness.js'
@@ -22,7 +23,14 @@ const KINDS: Kind[] = [
  * `:name` segments are filled in per call by FILL (so a call that consumes its
  * target, like DELETE, gets a fresh one); `:n` is the call's sequence number.
  */
-type Endpoint = [method: string, path: string, ok: number, body?: ((n: number) => unknown) | undefined, open?: 'public']
+type Endpoint = [
+  method: string,
+  path: string,
+  ok: number,
+  body?: ((n: number) => unknown) | undefined,
+  /** `public`: no key; `server`: server keys of any environment (their own), nothing else. */
+  access?: 'public' | 'server',
+]
 
 const E = `${A}/environments/production`
 const F = `${E}/flags/matrix`
@@ -38,6 +46,18 @@ const created = async (h: Harness, method: string, path: string, body?: unknown)
   return res
 }
 const fixtures = { triggerSecret: '', victimKeyId: '' }
+const outcomeReport = () => {
+  const sketch = new DDSketch({ relativeAccuracy: 0.01 })
+  sketch.accept(12.5)
+  const end = Date.now()
+  return {
+    start: end - 10_000,
+    end,
+    series: [
+      { flag: 'matrix', variant: 'on', count: 1, errors: 0, sketch: btoa(String.fromCharCode(...sketch.toProto())) },
+    ],
+  }
+}
 const FILL: Record<string, (h: Harness, n: number) => Promise<string> | string> = {
   n: (_, n) => String(n),
   doomedFlag: async (h, n) => {
@@ -85,6 +105,8 @@ const ENDPOINTS: Endpoint[] = [
   ['DELETE', `${A}/keys/:victimKey`, 200],
   ['GET', `${A}/audit`, 200],
   ['GET', `${A}/audit?entity=flag:matrix&limit=5`, 200],
+  ['GET', `${F}/impact?window=15m`, 200],
+  ['POST', '/sdk/v1/outcomes', 202, () => outcomeReport(), 'server'],
   ['POST', '/hooks/v1/triggers/:secret', 200, undefined, 'public'],
   ['GET', `${A}/openapi.json`, 200, undefined, 'public'],
   ['GET', `${A}/docs`, 200, undefined, 'public'],
@@ -99,8 +121,20 @@ async function fill(h: Harness, path: string, n: number): Promise<string> {
   return out
 }
 
-function expected(kind: Kind, ok: number, open: boolean): number {
-  if (open) return ok
+function expected(kind: Kind, ok: number, access: Endpoint[4]): number {
+  if (access === 'public') return ok
+  if (access === 'server')
+    switch (kind) {
+      case 'server':
+      case 'server-other-env':
+        return ok
+      case 'admin':
+      case 'x-api-key':
+      case 'client':
+        return 403
+      default:
+        return 401
+    }
   switch (kind) {
     case 'admin':
     case 'x-api-key':
@@ -114,14 +148,14 @@ function expected(kind: Kind, ok: number, open: boolean): number {
   }
 }
 
-const CASES = ENDPOINTS.flatMap(([method, path, ok, body, open]) =>
+const CASES = ENDPOINTS.flatMap(([method, path, ok, body, access]) =>
   KINDS.map((kind) => ({
     name: `${method} ${path} as ${kind}`,
     method,
     path,
     body,
     kind,
-    status: expected(kind, ok, open === 'public'),
+    status: expected(kind, ok, access),
   })),
 )
 
@@ -184,11 +218,12 @@ describe('authorization matrix', () => {
     if (status === 403) expect(await json(res)).toMatchObject({ status: 403, type: 'urn:vane:problem:forbidden' })
   })
 
-  it('has a row for every admin and hook route the app registers', () => {
+  it('has a row for every admin, hook and SDK report route the app registers', () => {
     const rows = ENDPOINTS.map(([method, path]) => `${method} ${path.replace(/\?.*$/, '')}`)
+    // streams and evaluation have suites of their own; everything else answers once and is listed here
     const routes = new Set(
       h.app.routes
-        .filter((r) => r.method !== 'ALL' && /^\/(admin|hooks)\//.test(r.path))
+        .filter((r) => r.method !== 'ALL' && (/^\/(admin|hooks)\//.test(r.path) || r.path === '/sdk/v1/outcomes'))
         .map((r) => `${r.method} ${r.path}`),
     )
     expect(routes.size).toBeGreaterThanOrEqual(25)

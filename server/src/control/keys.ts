@@ -5,21 +5,24 @@ import { type Actor, type ControlDeps, write } from './batch.js'
 import type { KeyInput } from './schemas.js'
 import { constantTimeEqual, hashSecret, randomSecret, secretPrefix } from './secrets.js'
 
-/** A key as listings show it: never the hash. */
-export type PublicKey = Omit<ApiKeyRecord, 'hash'>
+/** A key as listings show it: never the hash or the secure-mode secret, only whether there is one. */
+export type PublicKey = Omit<ApiKeyRecord, 'hash' | 'secureModeSecret'> & { secureMode: boolean }
 
 export function publicKey(record: ApiKeyRecord): PublicKey {
-  const { hash: _hash, ...rest } = record
-  return rest
+  const { hash: _hash, secureModeSecret, ...rest } = record
+  return { ...rest, secureMode: secureModeSecret !== null }
 }
 
-/** Creates a key; the secret is returned here once and never again. */
+/**
+ * Creates a key; the secret (and a client key's secure-mode secret) is returned here once and never again.
+ */
 export async function createKey(
   deps: ControlDeps,
   actor: Actor,
   input: KeyInput,
-): Promise<{ key: PublicKey; secret: string }> {
+): Promise<{ key: PublicKey; secret: string; secureModeSecret?: string }> {
   const secret = randomSecret(`vane_${input.kind}_`)
+  const secureModeSecret = input.secureMode === true ? randomSecret('vane_secure_') : null
   const record: ApiKeyRecord = {
     id: crypto.randomUUID(),
     name: input.name,
@@ -28,6 +31,7 @@ export async function createKey(
     hash: await hashSecret(secret),
     prefix: secretPrefix(secret),
     allowedOrigins: input.allowedOrigins?.map((o) => new URL(o).origin) ?? [],
+    secureModeSecret,
     createdAt: '',
     revokedAt: null,
   }
@@ -47,7 +51,7 @@ export async function createKey(
       after: publicKey(record) as unknown as JsonValue,
     })
   })
-  return { key: publicKey(record), secret }
+  return { key: publicKey(record), secret, ...(secureModeSecret !== null && { secureModeSecret }) }
 }
 
 export async function revokeKey(
@@ -89,6 +93,7 @@ export async function bootstrapAdminKey(deps: ControlDeps, secret: string): Prom
       hash,
       prefix: secretPrefix(secret),
       allowedOrigins: [],
+      secureModeSecret: null,
       createdAt: batch.now,
       revokedAt: null,
     }

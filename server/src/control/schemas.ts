@@ -1,4 +1,4 @@
-import { cohortSchema, flagObjectSchema, keySchema } from '@vane/engine/schema'
+import { cohortSchema, flagObjectSchema, keySchema, variantSchema } from '@vane/engine/schema'
 import { z } from 'zod'
 
 /** `PUT /flags/{key}`: the definition every environment shares. */
@@ -47,6 +47,7 @@ export const keyInput = z
     name: z.string().trim().min(1).max(128),
     environment: keySchema.optional(),
     allowedOrigins: z.array(z.url().max(256)).max(100).optional(),
+    secureMode: z.boolean().optional(),
   })
   .superRefine((v, ctx) => {
     if (v.kind !== 'admin' && v.environment === undefined)
@@ -55,6 +56,8 @@ export const keyInput = z
       ctx.addIssue({ code: 'custom', message: 'admin keys span every environment', path: ['environment'] })
     if (v.kind !== 'client' && v.allowedOrigins !== undefined)
       ctx.addIssue({ code: 'custom', message: 'only client keys are used from browsers', path: ['allowedOrigins'] })
+    if (v.kind !== 'client' && v.secureMode !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'secure mode is for client keys', path: ['secureMode'] })
   })
 export type KeyInput = z.infer<typeof keyInput>
 
@@ -78,3 +81,65 @@ export const auditQuery = z.strictObject({
   cursor: z.coerce.number().int().positive().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 })
+
+/** Most flag × variant series one outcome report may carry. */
+export const MAX_OUTCOME_SERIES = 5_000
+/** Largest sketch in a report, in bytes (before base64). */
+export const MAX_SKETCH_BYTES = 64 * 1024
+
+const epochMs = z.int().min(0).max(8.64e15)
+
+/** `POST /sdk/v1/outcomes`: what an SDK saw per flag and variant between `start` and `end` (epoch ms). */
+export const outcomeReportInput = z
+  .strictObject({
+    start: epochMs,
+    end: epochMs,
+    series: z
+      .array(
+        z.strictObject({
+          flag: keySchema,
+          variant: variantSchema,
+          count: z.int().min(0).max(1e12),
+          errors: z.int().min(0).max(1e12),
+          sketch: z.base64().max(Math.ceil(MAX_SKETCH_BYTES / 3) * 4, `a sketch is at most ${MAX_SKETCH_BYTES} bytes`),
+        }),
+      )
+      .max(MAX_OUTCOME_SERIES),
+  })
+  .superRefine((v, ctx) => {
+    if (v.end < v.start) ctx.addIssue({ code: 'custom', message: 'must not be before "start"', path: ['end'] })
+    v.series.forEach((s, i) => {
+      if (s.count >= 0 && s.errors > s.count)
+        ctx.addIssue({ code: 'custom', message: 'cannot exceed "count"', path: ['series', i, 'errors'] })
+    })
+  })
+export type OutcomeReportInput = z.infer<typeof outcomeReportInput>
+
+/** The `window` presets of the impact view, in minutes. */
+export const IMPACT_WINDOWS = { '5m': 5, '15m': 15, '1h': 60, '6h': 360, '24h': 1440 } as const
+/** The longest span `from`/`to` may cover, like the longest preset. */
+export const MAX_IMPACT_MINUTES = 1440
+
+const instant = z.iso.datetime({ offset: true })
+export const impactQuery = z
+  .strictObject({
+    window: z.enum(Object.keys(IMPACT_WINDOWS) as [keyof typeof IMPACT_WINDOWS]).optional(),
+    from: instant.optional(),
+    to: instant.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.window !== undefined && (v.from !== undefined || v.to !== undefined))
+      ctx.addIssue({ code: 'custom', message: 'give either "window" or "from" (and "to"), not both', path: ['window'] })
+    if (v.to !== undefined && v.from === undefined)
+      ctx.addIssue({ code: 'custom', message: '"to" needs "from"', path: ['from'] })
+    if (v.from !== undefined && v.to !== undefined) {
+      const span = Date.parse(v.to) - Date.parse(v.from)
+      if (span <= 0) ctx.addIssue({ code: 'custom', message: 'must be after "from"', path: ['to'] })
+      else if (span > MAX_IMPACT_MINUTES * 60_000)
+        ctx.addIssue({
+          code: 'custom',
+          message: `the span may be at most ${MAX_IMPACT_MINUTES / 60} hours`,
+          path: ['to'],
+        })
+    }
+  })

@@ -27,3 +27,14 @@ export function constantTimeEqual(a: string, b: string): boolean {
 export function secretPrefix(secret: string): string {
   return secret.slice(0, Math.min(PREFIX_LENGTH, Math.floor(secret.length / 3)))
 }
+
+const encoder = new TextEncoder()
+
+/** HMAC-SHA256 of `message` keyed with `secret` (both UTF-8), as lowercase hex. */
+export async function hmacHex(secret: string, message: string): Promise<string> {
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ])
+  const signature = await crypto.subtle.sign('HMAC', key, encoder.encode(message))
+  return [...new Uint8Array(signature)].map((b) => b.toString(16).padStart(2, '0')).join('')
+}

@@ -10,7 +10,7 @@ export interface EvaluationCorsOptions {
   now?: () => number
 }
 
-const ALLOW_HEADERS = 'Authorization, Content-Type, X-API-Key, If-None-Match, Last-Event-ID'
+const ALLOW_HEADERS = 'Authorization, Content-Type, X-API-Key, X-Vane-Hash, If-None-Match, Last-Event-ID'
 const EXPOSE_HEADERS = 'ETag, Retry-After'
 
 /**
@@ -25,7 +25,9 @@ export function evaluationCors(options: EvaluationCorsOptions): MiddlewareHandle
   const knownOrigins = async (): Promise<Set<string>> => {
     if (cached !== undefined && now() - cached.at < (options.cacheMs ?? 10_000)) return cached.origins
     const keys = await options.store.listApiKeys()
-    const origins = new Set(keys.filter((k) => k.kind === 'client' && k.revokedAt === null).flatMap((k) => k.allowedOrigins))
+    const origins = new Set(
+      keys.filter((k) => k.kind === 'client' && k.revokedAt === null).flatMap((k) => k.allowedOrigins),
+    )
     cached = { origins, at: now() }
     return origins
   }

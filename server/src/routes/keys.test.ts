@@ -34,12 +34,15 @@ describe('keys routes', () => {
           allowedOrigins: [],
           createdAt: ISO,
           revokedAt: null,
+          secureMode: false,
         },
       ],
     })
   })
 
   const secrets: string[] = []
+  /** Secrets that are not API keys but must never be shown again either. */
+  const hidden: string[] = []
   it('POST creates a key (201), returning its secret this once; audited without hash or secret', async () => {
     const before = await mark(h)
     const res = await h.call('POST', `${A}/keys`, { kind: 'server', name: 'api', environment: 'production' })
@@ -54,6 +57,7 @@ describe('keys routes', () => {
       allowedOrigins: [],
       createdAt: ISO,
       revokedAt: null,
+      secureMode: false,
       secret: expect.stringMatching(/^vane_server_[A-Za-z0-9_-]{43}$/),
     })
     secrets.push(key.secret)
@@ -88,15 +92,60 @@ describe('keys routes', () => {
     secrets.push(key.secret)
   })
 
+  it('a client key in secure mode gets its secureModeSecret once; listings and the audit only say secureMode', async () => {
+    const before = await mark(h)
+    const res = await h.call('POST', `${A}/keys`, {
+      kind: 'client',
+      name: 'secure-web',
+      environment: 'production',
+      secureMode: true,
+    })
+    expect(res.status).toBe(201)
+    const key = await json<CreatedKey & { secureMode: boolean; secureModeSecret: string }>(res)
+    expect(key.secureMode).toBe(true)
+    expect(key.secureModeSecret).toMatch(/^vane_secure_[A-Za-z0-9_-]{43}$/)
+    secrets.push(key.secret)
+    hidden.push(key.secureModeSecret)
+    const stored = await h.store.getApiKey(key.id)
+    expect(stored?.secureModeSecret).toBe(key.secureModeSecret)
+    const { audit } = await since(h, before)
+    expect(audit).toMatchObject([{ action: 'key.create', after: { id: key.id, secureMode: true } }])
+    expect(JSON.stringify(audit)).not.toContain(key.secureModeSecret)
+    const listed = await json<{ items: Record<string, unknown>[] }>(await h.call('GET', `${A}/keys`))
+    const item = listed.items.find((k) => k.id === key.id)
+    expect(item).toMatchObject({ secureMode: true })
+    expect(item).not.toHaveProperty('secureModeSecret')
+    // without secureMode a client key has no secret of that kind
+    const plain = await json(await h.call('POST', `${A}/keys`, { kind: 'client', name: 'w2', environment: 'staging' }))
+    expect(plain).toMatchObject({ secureMode: false })
+    expect(plain).not.toHaveProperty('secureModeSecret')
+    expect((await h.store.getApiKey(plain.id as string))?.secureModeSecret).toBeNull()
+  })
+
+  it('secureMode is for client keys only (422 at /secureMode)', async () => {
+    await expectNoChange(h, async () => {
+      for (const body of [
+        { kind: 'server', name: 's', environment: 'production', secureMode: true },
+        { kind: 'admin', name: 'a', secureMode: false },
+      ])
+        await expectProblem(await h.call('POST', `${A}/keys`, body), 422, ['/secureMode'])
+      await expectProblem(
+        await h.call('POST', `${A}/keys`, { kind: 'client', name: 'c', environment: 'production', secureMode: 'yes' }),
+        422,
+        ['/secureMode'],
+      )
+    })
+  })
+
   it('GET /keys never shows a secret or a hash', async () => {
     const text = await (await h.call('GET', `${A}/keys`)).text()
     const { items } = JSON.parse(text) as { items: Record<string, unknown>[] }
-    expect(items.map((k) => k.name)).toEqual(['bootstrap', 'api', 'web'])
+    expect(items.map((k) => k.name)).toEqual(['bootstrap', 'api', 'web', 'secure-web', 'w2'])
     for (const item of items) {
       expect(item).not.toHaveProperty('hash')
       expect(item).not.toHaveProperty('secret')
     }
-    for (const secret of secrets) expect(text).not.toContain(secret)
+    for (const secret of [...secrets, ...hidden]) expect(text).not.toContain(secret)
     expect(text).not.toMatch(/[0-9a-f]{64}/)
   })
 

@@ -10,9 +10,9 @@ export function keyRoutes(deps: RouteDeps) {
     .get('/keys', async (c) => c.json({ items: (await deps.store.listApiKeys()).map(publicKey) }))
     .post('/keys', async (c) => {
       const input = await readJson(c, keyInput)
-      const { key, secret } = await createKey(deps, c.get('apiKey'), input)
-      // the only time the secret is shown
-      return c.json({ ...key, secret }, 201)
+      const { key, secret, secureModeSecret } = await createKey(deps, c.get('apiKey'), input)
+      // the only time the secrets are shown
+      return c.json({ ...key, secret, ...(secureModeSecret !== undefined && { secureModeSecret }) }, 201)
     })
     .delete('/keys/:id', async (c) => c.json(await revokeKey(deps, c.get('apiKey'), c.req.param('id'), deps.auth)))
 }

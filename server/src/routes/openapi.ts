@@ -125,7 +125,7 @@ function schemaRegistry() {
   add(
     'KeyInput',
     input.keyInput,
-    '`server` and `client` keys need `environment`; `admin` keys must not have one; only `client` keys take `allowedOrigins`.',
+    '`server` and `client` keys need `environment`; `admin` keys must not have one; only `client` keys take `allowedOrigins` and `secureMode`.',
   )
   add('TriggerInput', input.triggerInput)
   add(
@@ -213,12 +213,27 @@ function schemaRegistry() {
     allowedOrigins: z.array(z.string()),
     createdAt: timestamp(),
     revokedAt: timestamp().nullable(),
+    secureMode: described(
+      z.boolean(),
+      'Client keys in secure mode evaluate only contexts sent with the HMAC of their targetingKey (docs/protocol.md)',
+    ),
   }
-  const apiKey = add('ApiKey', z.object(apiKeyFields), 'A key as listings show it: never its secret or hash.')
+  const apiKey = add(
+    'ApiKey',
+    z.object(apiKeyFields),
+    'A key as listings show it: never its secret, hash or secure-mode secret.',
+  )
   add('ApiKeyList', z.object({ items: z.array(apiKey) }))
   add(
     'ApiKeyCreated',
-    z.object({ ...apiKeyFields, secret: described(z.string(), 'Shown once, here; only its SHA-256 is stored') }),
+    z.object({
+      ...apiKeyFields,
+      secret: described(z.string(), 'Shown once, here; only its SHA-256 is stored'),
+      secureModeSecret: described(
+        z.string(),
+        'Only with `secureMode: true`, shown once, here: the key of the HMAC-SHA256 your backend computes over each targetingKey (`secureModeHash` in @vane/sdk-node). Keep it on the server.',
+      ).optional(),
+    }),
   )
   const triggerFields = {
     id: z.uuid(),
@@ -302,6 +317,33 @@ function schemaRegistry() {
       requestId: z.string().optional(),
     }),
     'RFC 9457 problem details; `issues` lists every failing field.',
+  )
+  const variantImpact = add(
+    'VariantImpact',
+    z.object({
+      variant: variantSchema,
+      requests: described(z.int().min(0), 'Requests (root spans) that ran under the variant'),
+      errors: described(z.int().min(0), 'Of those, the ones whose span status was ERROR'),
+      errorRate: described(z.number().min(0).max(1).nullable(), '`errors / requests`; null without requests'),
+      latencyMs: described(
+        z.object({ p50: z.number(), p95: z.number(), p99: z.number() }).nullable(),
+        'p50, p95 and p99 in milliseconds, each within 1 % of the true value (DDSketch); null without requests',
+      ),
+    }),
+  )
+  add(
+    'FlagImpact',
+    z.object({
+      environment: keyString(),
+      flag: keyString(),
+      from: described(z.iso.datetime(), 'Start of the first minute included: the requested start, rounded down'),
+      to: described(z.iso.datetime(), 'End of the range (exclusive)'),
+      variants: described(
+        z.array(variantImpact),
+        'Every variant of the flag in definition order, then variants seen in reports that the flag no longer has',
+      ),
+    }),
+    'Outcomes reported by server SDKs, merged over the minute windows that overlap the range.',
   )
   add('Health', z.object({ status: z.literal('ok'), version: z.string() }))
   add(
@@ -553,7 +595,7 @@ const TARGETING_EXAMPLE = {
   fallthrough: { variant: 'off' },
 }
 
-function operationSpecs(auditParameters: Parameter[]): OperationSpec[] {
+function operationSpecs(auditParameters: Parameter[], impactParameters: Parameter[]): OperationSpec[] {
   const envFlag = '/admin/v1/environments/{env}/flags/{key}'
   const toggles = (['enable', 'disable'] as const).map(
     (toggle): OperationSpec => ({
@@ -715,6 +757,18 @@ function operationSpecs(auditParameters: Parameter[]): OperationSpec[] {
     ...kills.filter((s) => s.id.endsWith('ByTag')),
     {
       method: 'get',
+      path: `${envFlag}/impact`,
+      id: 'getImpact',
+      tag: 'Impact',
+      summary: 'Requests, error rate and latency per variant',
+      description:
+        'What server SDKs reported (`POST /sdk/v1/outcomes`, docs/observability.md) about requests that ran under each variant: the control and the canary side by side. Reports are kept per minute; the range takes every minute that overlaps it. Without a query: the last 15 minutes.',
+      query: impactParameters,
+      ok: { status: 200, description: 'Per variant, merged over the range.', schema: 'FlagImpact' },
+      errors: [404, 422],
+    },
+    {
+      method: 'get',
       path: `${envFlag}/triggers`,
       id: 'listTriggers',
       tag: 'Kill switch',
@@ -825,7 +879,7 @@ function operationSpecs(auditParameters: Parameter[]): OperationSpec[] {
       tag: 'Keys',
       summary: 'Create an API key',
       description:
-        '`admin` keys use this API; `server` keys (one environment) read rules and stream them; `client` keys (one environment, publishable) get evaluated values only. The secret is in the response once.',
+        "`admin` keys use this API; `server` keys (one environment) read rules and stream them; `client` keys (one environment, publishable) get evaluated values only. The secret is in the response once. A client key created with `secureMode: true` also gets a `secureModeSecret` (once): it then evaluates only contexts whose `targetingKey` comes with its HMAC (docs/protocol.md), so a browser cannot ask for another user's values.",
       body: { schema: 'KeyInput', example: { kind: 'server', name: 'checkout-service', environment: 'production' } },
       ok: { status: 201, description: 'Created; `secret` is shown only here.', schema: 'ApiKeyCreated' },
       errors: [],
@@ -997,6 +1051,22 @@ function toOperation(spec: OperationSpec): Operation {
   return op
 }
 
+function impactParameters(): Parameter[] {
+  const schema = z.toJSONSchema(input.impactQuery, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' })
+  const descriptions: Record<string, string> = {
+    window: 'A range ending now. Default `15m` when neither `window` nor `from` is given.',
+    from: 'Start of a custom range (RFC 3339), instead of `window`; at most 24 hours before `to`',
+    to: 'End of the custom range (RFC 3339, exclusive); default: now',
+  }
+  return Object.entries((schema.properties ?? {}) as Record<string, JsonSchema>).map(([name, s]) => ({
+    name,
+    in: 'query' as const,
+    required: false,
+    description: descriptions[name] ?? name,
+    schema: s,
+  }))
+}
+
 function auditParameters(): Parameter[] {
   const schema = z.toJSONSchema(input.auditQuery, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' })
   const descriptions: Record<string, string> = {
@@ -1018,7 +1088,7 @@ function auditParameters(): Parameter[] {
 /** Builds the whole document; {@link openApiRoutes} calls it once, on the first request. */
 export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
   const paths: OpenApiDocument['paths'] = {}
-  for (const spec of operationSpecs(auditParameters())) {
+  for (const spec of operationSpecs(auditParameters(), impactParameters())) {
     const item = paths[spec.path] ?? {}
     item[spec.method] = toOperation(spec)
     paths[spec.path] = item
@@ -1029,7 +1099,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
       title: 'Vane admin API',
       version: options.version ?? '0.1.0',
       description: [
-        'Manage environments, flags, per-environment targeting, cohorts, the kill switch, API keys and the audit log.',
+        'Manage environments, flags, per-environment targeting, cohorts, the kill switch, API keys and the audit log, and read the impact of each variant.',
         'Authenticate with an admin key as `Authorization: Bearer <key>` (or `X-API-Key: <key>`).',
         'Errors are RFC 9457 `application/problem+json`; `issues[].pointer` is a JSON Pointer to each failing field.',
         'Writes take an optional `If-Match` with the `ETag` you read; a stale one gets 412 and changes nothing.',
@@ -1043,6 +1113,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
       { name: 'Flags', description: 'Definitions (type, variants, tags), shared by every environment.' },
       { name: 'Targeting', description: 'Per environment: on/off, individual targets, rules, fallthrough.' },
       { name: 'Kill switch', description: 'Kill and unkill one flag or every flag with a tag; kill triggers.' },
+      {
+        name: 'Impact',
+        description: 'Per-variant requests, errors and latency, from the outcome reports of server SDKs.',
+      },
       { name: 'Cohorts', description: 'Reusable segments, shared by every environment, with bulk member lists.' },
       { name: 'Keys', description: 'Admin, server and client API keys.' },
       { name: 'Audit', description: 'Who changed what, when and why.' },

@@ -21,6 +21,7 @@ const READS = [
   'getApiKey',
   'listTriggers',
   'getTriggerByHash',
+  'readOutcomes',
 ] as const satisfies readonly (keyof StoreTx)[]
 
 const WRITES = [
@@ -39,6 +40,7 @@ const WRITES = [
   'revokeApiKey',
   'insertTrigger',
   'revokeTrigger',
+  'recordOutcomes',
 ] as const satisfies readonly (keyof StoreTx)[]
 
 // a new StoreTx method must be sorted into READS or WRITES, or this line stops compiling

@@ -106,6 +106,7 @@ export const apiKey = (id: string, over: Partial<ApiKeyRecord> = {}): ApiKeyReco
   hash: `hash-${id}`,
   prefix: `vc_${id}`,
   allowedOrigins: ['https://app.example.com'],
+  secureModeSecret: null,
   createdAt: T1,
   revokedAt: null,
   ...over,

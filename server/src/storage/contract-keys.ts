@@ -25,6 +25,15 @@ export function keyContract(store: CurrentStore): void {
     expect((await store().getApiKey('a'))?.revokedAt).toBeNull()
   })
 
+  it("keeps a client key's secure-mode secret as it was given", async () => {
+    await store().insertEnvironment(environment('production'))
+    const secure = apiKey('s', { secureModeSecret: 'vane_secure_Zm9vYmFy-_' })
+    await store().insertApiKey(secure)
+    expect(await store().getApiKey('s')).toEqual(secure)
+    expect(await store().getApiKeyByHash(secure.hash)).toEqual(secure)
+    expect((await store().listApiKeys()).map((k) => k.secureModeSecret)).toEqual(['vane_secure_Zm9vYmFy-_'])
+  })
+
   it('stores kill triggers per flag, finds them by hash, revokes them once', async () => {
     await store().insertEnvironment(environment('production'))
     await store().upsertFlag(flag('checkout'))

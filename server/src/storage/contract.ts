@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeEach, describe } from 'vitest'
 import { keyContract } from './contract-keys.js'
 import { logContract } from './contract-logs.js'
 import { cohortMemberContract } from './contract-members.js'
+import { outcomeContract } from './contract-outcomes.js'
 import { recordContract } from './contract-records.js'
 import { transactionContract } from './contract-transactions.js'
 import type { Store } from './repository.js'
@@ -34,5 +35,6 @@ export function repositoryContract(name: string, open: () => Promise<Store>, cle
     logContract(current)
     keyContract(current)
     transactionContract(current)
+    outcomeContract(current)
   })
 }

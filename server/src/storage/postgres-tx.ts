@@ -1,9 +1,9 @@
-import { and, asc, desc, eq, gt, inArray, min, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, gte, inArray, lt, min, sql } from 'drizzle-orm'
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type { PgTransaction } from 'drizzle-orm/pg-core'
 import { missingParent } from './errors.js'
 import { addMembers, removeMembers } from './postgres-members.js'
-import { auditWhere, keepFirst } from './query-helpers.js'
+import { auditWhere, chunks, keepFirst, mergeOutcomes, outcomeWindow, sortOutcomes } from './query-helpers.js'
 import type { StoreTx } from './repository.js'
 import * as t from './schema.pg.js'
 
@@ -166,5 +166,51 @@ export function postgresOps(db: PgDb): StoreTx {
           .set({ revokedAt: keepFirst(t.killTriggers.revokedAt, at) })
           .where(eq(t.killTriggers.id, id))
       ).rowCount ?? 0) > 0,
+
+    recordOutcomes: async (environment, windowStart, series) => {
+      const start = outcomeWindow(windowStart)
+      if (series.length === 0) return
+      // one writer per environment and minute until commit, on every instance: rows that do not exist yet
+      // cannot be locked, and a read-merge-write must not lose a concurrent report's additions
+      await db.execute(
+        sql`SELECT pg_advisory_xact_lock(hashtext(${`vane:outcomes:${environment}`}), hashtext(${start}))`,
+      )
+      const stored = []
+      for (const flagKeys of chunks([...new Set(series.map((s) => s.flagKey))], 1000))
+        stored.push(
+          ...(await db
+            .select()
+            .from(t.outcomes)
+            .where(
+              and(
+                eq(t.outcomes.environment, environment),
+                eq(t.outcomes.windowStart, start),
+                inArray(t.outcomes.flagKey, flagKeys),
+              ),
+            )),
+        )
+      for (const rows of chunks(mergeOutcomes(environment, start, series, stored), 1000))
+        await db
+          .insert(t.outcomes)
+          .values(rows)
+          .onConflictDoUpdate({
+            target: [t.outcomes.environment, t.outcomes.flagKey, t.outcomes.variant, t.outcomes.windowStart],
+            set: { count: sql`excluded.count`, errors: sql`excluded.errors`, sketch: sql`excluded.sketch` },
+          })
+    },
+    readOutcomes: async (environment, flagKey, from, to) =>
+      sortOutcomes(
+        await db
+          .select()
+          .from(t.outcomes)
+          .where(
+            and(
+              eq(t.outcomes.environment, environment),
+              eq(t.outcomes.flagKey, flagKey),
+              gte(t.outcomes.windowStart, from),
+              lt(t.outcomes.windowStart, to),
+            ),
+          ),
+      ),
   }
 }

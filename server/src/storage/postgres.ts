@@ -39,6 +39,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   })
   // an idle connection that dies (server restart, network) is dropped by the pool; the next query reconnects
   pool.on('error', () => {})
+  // a checked-out connection has no pool listener: one that dies between two queries of a transaction would
+  // throw an unhandled 'error' and end the process. Its next query fails instead (503), and the pool drops it.
+  pool.on('connect', (client) => client.on('error', () => {}))
 
   try {
     await migrateUnderLock(pool, schema)

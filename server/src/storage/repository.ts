@@ -108,8 +108,32 @@ export interface ApiKeyRecord {
   /** First characters of the secret, to recognise a key in listings. */
   prefix: string
   allowedOrigins: string[]
+  /**
+   * Client keys in secure mode: the secret that signs context keys (HMAC-SHA256), stored as it is because
+   * verifying a signature needs it; null for every other key.
+   */
+  secureModeSecret: string | null
   createdAt: string
   revokedAt: string | null
+}
+
+/** What one report adds to one flag × variant (`recordOutcomes`). */
+export interface OutcomeSeries {
+  flagKey: string
+  variant: string
+  /** Requests (root spans) that ran under the variant. */
+  count: number
+  /** Of those, the ones that failed. */
+  errors: number
+  /** Their latencies in milliseconds: a protobuf DDSketch (1 % relative accuracy), see `sketch.ts`. */
+  sketch: Uint8Array
+}
+
+/** Outcomes of one flag × variant in one minute of one environment, merged over every report. */
+export interface OutcomeRecord extends OutcomeSeries {
+  environment: string
+  /** Start of the minute (ISO-8601, seconds and milliseconds zero). */
+  windowStart: string
 }
 
 /** A secret URL that kills or unkills one flag without an admin key. */
@@ -191,6 +215,16 @@ export interface StoreTx {
   getTriggerByHash(hash: string): Promise<TriggerRecord | undefined>
   /** False when there is no such trigger; revoking again keeps the first `revokedAt`. */
   revokeTrigger(id: string, at: string): Promise<boolean>
+
+  /**
+   * Merges series into the environment's minute window starting at `windowStart` (minute-aligned ISO):
+   * counts and errors are added and sketches merged into the stored row of each flag × variant, which is
+   * created when missing. Series naming the same flag × variant are merged too. Concurrent calls for the
+   * same window are serialised, so none of their additions is lost.
+   */
+  recordOutcomes(environment: string, windowStart: string, series: OutcomeSeries[]): Promise<void>
+  /** The flag's rows with `from <= windowStart < to`, by variant, then window. */
+  readOutcomes(environment: string, flagKey: string, from: string, to: string): Promise<OutcomeRecord[]>
 }
 
 /** A store: the primitives outside a transaction (each call its own), and transactions. */

@@ -1,5 +1,15 @@
 import type { Clause, CohortRollout, FlagType, JsonValue, Prerequisite, Rule, Serve } from '@vane/engine'
-import { boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core'
 import type { ChangeEntity, ChangeOp, KeyKind, MemberList } from './repository.js'
 
 // Mirror of schema.sqlite.ts: same tables and column names (schema.test.ts checks). Tables carry no schema
@@ -137,6 +147,7 @@ export const apiKeys = pgTable(
     hash: text('hash').notNull(),
     prefix: text('prefix').notNull(),
     allowedOrigins: json<string[]>('allowed_origins').notNull(),
+    secureModeSecret: text('secure_mode_secret'),
     createdAt: timestamp('created_at').notNull(),
     revokedAt: timestamp('revoked_at'),
   },
@@ -163,4 +174,29 @@ export const killTriggers = pgTable(
     uniqueIndex('kill_triggers_hash_idx').on(t.hash),
     index('kill_triggers_flag_idx').on(t.environment, t.flagKey),
   ],
+)
+
+/** bytea, handed over as a plain Uint8Array (node-postgres reads it as a Buffer). */
+const bytes = customType<{ data: Uint8Array; driverData: Buffer }>({
+  dataType: () => 'bytea',
+  toDriver: (value) => Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+  fromDriver: (value) => new Uint8Array(value),
+})
+
+// Per-variant outcomes of SDK reports, one row per flag × variant × minute. No foreign key to flags: a report
+// may race a flag's archiving, and the rows of an archived flag are history like its audit entries.
+export const outcomes = pgTable(
+  'outcomes',
+  {
+    environment: text('environment')
+      .notNull()
+      .references(() => environments.key),
+    flagKey: text('flag_key').notNull(),
+    variant: text('variant').notNull(),
+    windowStart: timestamp('window_start').notNull(),
+    count: bigint('count', { mode: 'number' }).notNull(),
+    errors: bigint('errors', { mode: 'number' }).notNull(),
+    sketch: bytes('sketch').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.variant, t.windowStart] })],
 )

@@ -126,6 +126,7 @@ export const apiKeys = sqliteTable(
     hash: text('hash').notNull(),
     prefix: text('prefix').notNull(),
     allowedOrigins: json<string[]>('allowed_origins').notNull(),
+    secureModeSecret: text('secure_mode_secret'),
     createdAt: timestamp('created_at').notNull(),
     revokedAt: timestamp('revoked_at'),
   },
@@ -152,4 +153,29 @@ export const killTriggers = sqliteTable(
     uniqueIndex('kill_triggers_hash_idx').on(t.hash),
     index('kill_triggers_flag_idx').on(t.environment, t.flagKey),
   ],
+)
+
+/** A blob, handed over as a plain Uint8Array (better-sqlite3 reads it as a Buffer). */
+const bytes = customType<{ data: Uint8Array; driverData: Buffer }>({
+  dataType: () => 'blob',
+  toDriver: (value) => Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+  fromDriver: (value) => new Uint8Array(value),
+})
+
+// Per-variant outcomes of SDK reports, one row per flag × variant × minute. No foreign key to flags: a report
+// may race a flag's archiving, and the rows of an archived flag are history like its audit entries.
+export const outcomes = sqliteTable(
+  'outcomes',
+  {
+    environment: text('environment')
+      .notNull()
+      .references(() => environments.key),
+    flagKey: text('flag_key').notNull(),
+    variant: text('variant').notNull(),
+    windowStart: timestamp('window_start').notNull(),
+    count: integer('count').notNull(),
+    errors: integer('errors').notNull(),
+    sketch: bytes('sketch').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.variant, t.windowStart] })],
 )

@@ -57,6 +57,7 @@ describe('storage schemas', () => {
       'flag_configs',
       'flags',
       'kill_triggers',
+      'outcomes',
     ])
     expect(pgShapes).toEqual(sqliteShapes)
   })

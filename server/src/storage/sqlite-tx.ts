@@ -1,8 +1,16 @@
 import type { Database } from 'better-sqlite3'
-import { and, asc, desc, eq, gt, min, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, gte, inArray, lt, min, sql } from 'drizzle-orm'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { missingParent } from './errors.js'
-import { auditWhere, chunks, keepFirst, yieldToEventLoop } from './query-helpers.js'
+import {
+  auditWhere,
+  chunks,
+  keepFirst,
+  mergeOutcomes,
+  outcomeWindow,
+  sortOutcomes,
+  yieldToEventLoop,
+} from './query-helpers.js'
 import type { MemberList, StoreTx } from './repository.js'
 import * as t from './schema.sqlite.js'
 
@@ -183,5 +191,49 @@ export function sqliteOps(db: SqliteDb): StoreTx {
         .set({ revokedAt: keepFirst(t.killTriggers.revokedAt, at) })
         .where(eq(t.killTriggers.id, id))
         .run().changes > 0,
+
+    // BEGIN IMMEDIATE makes this the only writer: nothing can change the rows between reading and writing
+    recordOutcomes: async (environment, windowStart, series) => {
+      const start = outcomeWindow(windowStart)
+      if (series.length === 0) return
+      const stored = []
+      for (const flagKeys of chunks([...new Set(series.map((s) => s.flagKey))], 500))
+        stored.push(
+          ...db
+            .select()
+            .from(t.outcomes)
+            .where(
+              and(
+                eq(t.outcomes.environment, environment),
+                eq(t.outcomes.windowStart, start),
+                inArray(t.outcomes.flagKey, flagKeys),
+              ),
+            )
+            .all(),
+        )
+      for (const rows of chunks(mergeOutcomes(environment, start, series, stored), 500))
+        db.insert(t.outcomes)
+          .values(rows)
+          .onConflictDoUpdate({
+            target: [t.outcomes.environment, t.outcomes.flagKey, t.outcomes.variant, t.outcomes.windowStart],
+            set: { count: sql`excluded.count`, errors: sql`excluded.errors`, sketch: sql`excluded.sketch` },
+          })
+          .run()
+    },
+    readOutcomes: async (environment, flagKey, from, to) =>
+      sortOutcomes(
+        db
+          .select()
+          .from(t.outcomes)
+          .where(
+            and(
+              eq(t.outcomes.environment, environment),
+              eq(t.outcomes.flagKey, flagKey),
+              gte(t.outcomes.windowStart, from),
+              lt(t.outcomes.windowStart, to),
+            ),
+          )
+          .all(),
+      ),
   }
 }
