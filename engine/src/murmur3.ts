@@ -1,43 +1,38 @@
 const C1 = 0xcc9e2d51
 const C2 = 0x1b873593
 
-/**
- * MurmurHash3 x86 32-bit over the UTF-8 bytes of `input`, encoded on the fly so
- * that hashing allocates nothing. Lone surrogates encode as U+FFFD, as
- * `TextEncoder` does, so every runtime buckets a string identically.
- */
-export function murmur3(input: string, seed = 0): number {
-  let h = seed >>> 0
-  let block = 0
-  let filled = 0
-  let length = 0
+// The running state of one hash. JavaScript runs one hash at a time, so module
+// state avoids allocating a closure or an object per call on the hot path.
+let h = 0
+let block = 0
+let filled = 0
+let length = 0
 
-  // Appends one byte; mixes a 4-byte little-endian block when full.
-  const push = (byte: number): void => {
-    block |= byte << (filled * 8)
-    filled++
-    length++
-    if (filled === 4) {
-      let k = Math.imul(block, C1)
-      k = (k << 15) | (k >>> 17)
-      k = Math.imul(k, C2)
-      h ^= k
-      h = (h << 13) | (h >>> 19)
-      h = (Math.imul(h, 5) + 0xe6546b64) | 0
-      block = 0
-      filled = 0
-    }
+function pushByte(byte: number): void {
+  block |= byte << (filled << 3)
+  length++
+  if (++filled === 4) {
+    let k = Math.imul(block, C1)
+    k = (k << 15) | (k >>> 17)
+    h ^= Math.imul(k, C2)
+    h = (h << 13) | (h >>> 19)
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0
+    block = 0
+    filled = 0
   }
+}
 
+/** Feeds the UTF-8 bytes of `input`; lone surrogates encode as U+FFFD, as `TextEncoder` does. */
+function feed(input: string): void {
   for (let i = 0; i < input.length; i++) {
     let code = input.charCodeAt(i)
     if (code < 0x80) {
-      push(code)
+      pushByte(code)
       continue
     }
     if (code < 0x800) {
-      push(0xc0 | (code >> 6))
-      push(0x80 | (code & 0x3f))
+      pushByte(0xc0 | (code >> 6))
+      pushByte(0x80 | (code & 0x3f))
       continue
     }
     if (code >= 0xd800 && code <= 0xdfff) {
@@ -45,24 +40,32 @@ export function murmur3(input: string, seed = 0): number {
       if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
         code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00)
         i++
-        push(0xf0 | (code >> 18))
-        push(0x80 | ((code >> 12) & 0x3f))
-        push(0x80 | ((code >> 6) & 0x3f))
-        push(0x80 | (code & 0x3f))
+        pushByte(0xf0 | (code >> 18))
+        pushByte(0x80 | ((code >> 12) & 0x3f))
+        pushByte(0x80 | ((code >> 6) & 0x3f))
+        pushByte(0x80 | (code & 0x3f))
         continue
       }
       code = 0xfffd
     }
-    push(0xe0 | (code >> 12))
-    push(0x80 | ((code >> 6) & 0x3f))
-    push(0x80 | (code & 0x3f))
+    pushByte(0xe0 | (code >> 12))
+    pushByte(0x80 | ((code >> 6) & 0x3f))
+    pushByte(0x80 | (code & 0x3f))
   }
+}
 
+function start(seed: number): void {
+  h = seed >>> 0
+  block = 0
+  filled = 0
+  length = 0
+}
+
+function finish(): number {
   if (filled > 0) {
     let k = Math.imul(block, C1)
     k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, C2)
-    h ^= k
+    h ^= Math.imul(k, C2)
   }
   h ^= length
   h ^= h >>> 16
@@ -73,10 +76,24 @@ export function murmur3(input: string, seed = 0): number {
   return h >>> 0
 }
 
+/**
+ * MurmurHash3 x86 32-bit over the UTF-8 bytes of `input`, encoded on the fly so
+ * that hashing allocates nothing.
+ */
+export function murmur3(input: string, seed = 0): number {
+  start(seed)
+  feed(input)
+  return finish()
+}
+
 /** Number of buckets; rollout weights are thousandths of a percent. */
 export const BUCKETS = 100_000
 
-/** The bucket (0–99999) of `value` under `salt`: murmur3(`${salt}/${value}`) mod 100000. */
+/** The bucket (0–99999) of `value` under `salt`: murmur3(`${salt}/${value}`) mod 100000, without building that string. */
 export function bucketOf(salt: string, value: string): number {
-  return murmur3(`${salt}/${value}`) % BUCKETS
+  start(0)
+  feed(salt)
+  pushByte(0x2f) // "/"
+  feed(value)
+  return finish() % BUCKETS
 }
