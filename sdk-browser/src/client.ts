@@ -22,6 +22,7 @@ export interface EvaluationDetails<T> {
 export type Context = { targetingKey?: string } & Record<string, unknown>
 
 export interface ClientEvents extends Record<string, unknown[]> {
+  /** Values for the current context are loaded; again after `stale`, once fresh values arrive. */
   ready: []
   change: [flagKeys: string[]]
   stale: [error: Error]
@@ -35,6 +36,11 @@ export interface ClientOptions {
   /** A client key: publishable, and limited to its allowed origins. */
   clientKey: string
   context: Context
+  /**
+   * Secure mode: the hash of `context.targetingKey` that your backend computed with the client key's
+   * secureModeSecret (`secureModeHash` in @vane/sdk-node). Needed only for keys created with `secureMode: true`.
+   */
+  hash?: string | undefined
   /** Values rendered by your server for this context: served before the network answers. */
   bootstrap?: Record<string, FlagValue> | undefined
   /** Keep the last values per context in localStorage for an instant start. Default true. */
@@ -52,6 +58,12 @@ export interface ClientOptions {
 }
 
 const CACHE_PREFIX = 'vane:'
+/** The server pings every 15 s; a stream silent this long is dead (a half-open connection after sleep, a proxy). */
+const SILENCE_MS = 45_000
+
+/** An error carrying the HTTP status; 401 and 403 mean the key is refused, which no retry fixes. */
+const failure = (message: string, status: number) => Object.assign(new Error(message), { status })
+const refused = (status?: number) => status === 401 || status === 403
 
 /** A stable, order-independent text of a context, so equal contexts share one cache entry. */
 function canonical(value: unknown): string {
@@ -74,6 +86,7 @@ const typeOf = (v: unknown) => (Array.isArray(v) ? 'object' : v === null ? 'null
 export class VaneBrowserClient {
   private values = new Map<string, FlagValue>()
   private context: Context
+  private hash: string | undefined
   private readonly events = new Emitter<ClientEvents>()
   private readonly backoff: Backoff
   private abort: AbortController | undefined
@@ -81,6 +94,7 @@ export class VaneBrowserClient {
   private hiddenTimer: ReturnType<typeof setTimeout> | undefined
   private etag: string | undefined
   private ready = false
+  private stale = false
   private closed = false
   private generation = 0
   private readonly fetch: typeof fetch
@@ -89,6 +103,7 @@ export class VaneBrowserClient {
 
   constructor(private readonly options: ClientOptions) {
     this.context = options.context
+    this.hash = options.hash
     this.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
     this.backoff = new Backoff({ random: options.random })
     const initial = options.bootstrap ?? this.readCache()
@@ -102,16 +117,30 @@ export class VaneBrowserClient {
     return this.events.on(event, listener)
   }
 
-  /** Resolves once values for the current context are loaded (cache and bootstrap count). */
+  /**
+   * Resolves once values for the current context are loaded (cache and bootstrap count); rejects after
+   * `timeoutMs`, or at once when the key is refused.
+   */
   waitForReady(timeoutMs = 10_000): Promise<void> {
+    return this.loaded(timeoutMs)
+  }
+
+  private loaded(timeoutMs?: number): Promise<void> {
     if (this.ready) return Promise.resolve()
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Vane was not ready within ${timeoutMs} ms`)), timeoutMs)
-      const off = this.events.on('ready', () => {
+      const done = (error?: Error) => {
         clearTimeout(timer)
-        off()
-        resolve()
-      })
+        offReady()
+        offError()
+        if (error) reject(error)
+        else resolve()
+      }
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => done(new Error(`Vane was not ready within ${timeoutMs} ms`)), timeoutMs)
+      const offReady = this.events.on('ready', () => done())
+      const offError = this.events.on('error', (e) => refused((e as { status?: number }).status) && done(e))
     })
   }
 
@@ -162,21 +191,21 @@ export class VaneBrowserClient {
     return { flagKey, value: hit.value as T, variant: hit.variant, reason: hit.reason, flagVersion: hit.version }
   }
 
-  /** Switches to another user: the stream restarts with the new context; `change` names what differs. */
-  async identify(context: Context): Promise<void> {
+  /**
+   * Switches to another user: the stream restarts with the new context; `change` names what differs. Resolves
+   * once values for the new context are loaded: at once when it is cached, else with the server's answer;
+   * rejects when the key is refused. In secure mode, pass the new targetingKey's hash.
+   */
+  async identify(context: Context, hash?: string): Promise<void> {
     this.context = context
+    this.hash = hash
     this.ready = false
     this.etag = undefined
+    // a new generation first: nothing still in flight for the old context may land in the new one
+    this.reconnect(0)
     const cached = this.readCache()
     if (cached !== undefined) this.replace(cached)
-    const loaded = new Promise<void>((resolve) => {
-      const off = this.events.on('ready', () => {
-        off()
-        resolve()
-      })
-    })
-    this.reconnect(0)
-    await loaded
+    await this.loaded()
   }
 
   close(): void {
@@ -190,6 +219,7 @@ export class VaneBrowserClient {
   }
 
   private reconnect(delayMs: number): void {
+    this.generation++
     this.abort?.abort()
     clearTimeout(this.timer)
     if (!this.closed) this.timer = setTimeout(() => this.connect(), delayMs)
@@ -201,38 +231,59 @@ export class VaneBrowserClient {
 
   private connect(): void {
     if (this.closed) return
+    const generation = this.generation
     if (this.options.pollOnly) {
-      void this.poll()
+      void this.poll(generation)
       return
     }
-    const generation = ++this.generation
     const abort = new AbortController()
     this.abort = abort
+    let silent = false
+    let watchdog: ReturnType<typeof setTimeout> | undefined
+    const alive = () => {
+      clearTimeout(watchdog)
+      watchdog = setTimeout(() => {
+        silent = true
+        abort.abort()
+      }, SILENCE_MS)
+    }
     const stream = async () => {
+      alive()
       const response = await this.fetch(`${this.options.url}/client/v1/stream`, {
         method: 'POST',
         headers: this.headers(),
-        body: JSON.stringify({ context: this.context }),
+        body: JSON.stringify({ context: this.context, hash: this.hash }),
         signal: abort.signal,
       })
-      if (!response.ok || response.body === null)
-        throw Object.assign(new Error(`stream answered ${response.status}`), { status: response.status })
+      if (!response.ok || response.body === null) throw failure(`stream answered ${response.status}`, response.status)
       this.backoff.succeeded(Date.now())
-      await readSse(response.body, { onEvent: (e) => generation === this.generation && this.handle(e) })
+      await readSse(response.body, {
+        onEvent: (e) => generation === this.generation && this.handle(e),
+        onActivity: alive,
+      })
       throw new Error('stream ended')
     }
-    stream().catch((error: Error & { status?: number }) => {
-      if (this.closed || abort.signal.aborted) return
-      if (error.status === 401 || error.status === 403) {
-        this.events.emit('error', new Error(`the client key was refused (${error.status}); not retrying`))
-        return
-      }
-      this.events.emit('stale', error)
-      const wait = this.backoff.failed(Date.now())
-      // a stream that keeps failing: poll OFREP until it comes back
-      if (this.backoff.failures >= 3) void this.poll().then(() => this.reconnect(wait))
-      else this.reconnect(wait)
-    })
+    stream()
+      .catch((error: Error & { status?: number }) => {
+        if (this.closed || (abort.signal.aborted && !silent)) return
+        if (refused(error.status)) return this.fatal(error.status)
+        this.markStale(silent ? new Error(`stream silent for ${SILENCE_MS} ms`) : error)
+        const wait = this.backoff.failed(Date.now())
+        // a stream that keeps failing: poll OFREP until it comes back
+        if (this.backoff.failures >= 3)
+          void this.poll(generation).then(() => generation === this.generation && this.reconnect(wait))
+        else this.reconnect(wait)
+      })
+      .finally(() => clearTimeout(watchdog))
+  }
+
+  private fatal(status?: number): void {
+    this.events.emit('error', failure(`the client key was refused (${status}); not retrying`, status ?? 0))
+  }
+
+  private markStale(error: Error): void {
+    this.stale = true
+    this.events.emit('stale', error)
   }
 
   private handle(event: SseEvent): void {
@@ -245,20 +296,31 @@ export class VaneBrowserClient {
     }
   }
 
-  /** OFREP bulk evaluation with ETag: the fallback when the stream is unavailable. */
-  private async poll(): Promise<void> {
+  /**
+   * OFREP bulk evaluation with ETag: the fallback when the stream is unavailable. An answer that arrives after
+   * the context changed (a later generation) is dropped.
+   */
+  private async poll(generation: number): Promise<void> {
+    let again = this.options.pollOnly
     try {
       const response = await this.fetch(`${this.options.url}/ofrep/v1/evaluate/flags`, {
         method: 'POST',
-        headers: { ...this.headers(), ...(this.etag !== undefined && { 'if-none-match': this.etag }) },
+        headers: {
+          ...this.headers(),
+          ...(this.etag !== undefined && { 'if-none-match': this.etag }),
+          ...(this.hash !== undefined && { 'x-vane-hash': this.hash }),
+        },
         body: JSON.stringify({ context: this.context }),
       })
-      if (response.status === 304) return
-      if (!response.ok) throw new Error(`evaluation answered ${response.status}`)
-      this.etag = response.headers.get('etag') ?? undefined
+      if (generation !== this.generation) return
+      if (response.status === 304) return this.settled([])
+      if (!response.ok) throw failure(`evaluation answered ${response.status}`, response.status)
+      const etag = response.headers.get('etag') ?? undefined
       const body = (await response.json()) as {
         flags: ({ key: string } & FlagValue & { metadata?: { version?: number } })[]
       }
+      if (generation !== this.generation) return
+      this.etag = etag
       const values: Record<string, FlagValue> = {}
       for (const f of body.flags)
         values[f.key] = {
@@ -270,10 +332,16 @@ export class VaneBrowserClient {
         }
       this.replace(values)
     } catch (error) {
+      if (generation !== this.generation) return
+      const status = (error as { status?: number }).status
+      if (refused(status)) {
+        again = false
+        return this.fatal(status)
+      }
       this.events.emit('error', error as Error)
     } finally {
-      if (this.options.pollOnly && !this.closed)
-        this.timer = setTimeout(() => void this.poll(), this.options.pollIntervalMs ?? 30_000)
+      if (again && generation === this.generation && !this.closed)
+        this.timer = setTimeout(() => void this.poll(generation), this.options.pollIntervalMs ?? 30_000)
     }
   }
 
@@ -287,7 +355,10 @@ export class VaneBrowserClient {
   private merge(flags: Record<string, FlagValue>, deleted: string[]): void {
     const changed: string[] = []
     for (const [key, value] of Object.entries(flags)) {
-      if (!same(this.values.get(key), value)) changed.push(key)
+      const held = this.values.get(key)
+      // a kill is also sent ahead of a backlog; the older patches queued before it must not undo it
+      if ((value.version ?? Number.POSITIVE_INFINITY) < (held?.version ?? 0)) continue
+      if (!same(held, value)) changed.push(key)
       this.values.set(key, value)
     }
     for (const key of deleted) if (this.values.delete(key)) changed.push(key)
@@ -296,8 +367,9 @@ export class VaneBrowserClient {
 
   private settled(changed: string[]): void {
     this.writeCache()
-    if (!this.ready) {
+    if (!this.ready || this.stale) {
       this.ready = true
+      this.stale = false
       this.events.emit('ready')
     }
     if (changed.length > 0) this.events.emit('change', changed)
