@@ -12,6 +12,7 @@ import {
   valueMatchesType,
 } from './schema.js'
 import {
+  type Clause,
   type Cohort,
   ErrorCode,
   type EvaluationResult,
@@ -172,14 +173,36 @@ function bucketValue(value: unknown): string | undefined {
   return undefined
 }
 
+// Compiled clauses are pure functions of the clause, so flags that repeat a
+// clause (the same country list, the same email domain) share one compiled
+// predicate, its Set and its RE2 program.
+const clauseCache = new Map<string, Predicate>()
+const CLAUSE_CACHE_LIMIT = 10_000
+
+function sharedClause(clause: Clause): Predicate {
+  const key = JSON.stringify(clause)
+  let predicate = clauseCache.get(key)
+  if (predicate === undefined) {
+    predicate = compileClause(clause)
+    if (clauseCache.size >= CLAUSE_CACHE_LIMIT) clauseCache.clear()
+    clauseCache.set(key, predicate)
+  }
+  return predicate
+}
+
 function compileFlag(flag: Flag): CompiledFlag {
-  const killed = result(flag, flag.offVariant, Reason.DISABLED, { killed: true })
-  if (flag.killed) return { source: flag, run: () => killed }
-  const disabled = result(flag, flag.offVariant, Reason.DISABLED)
-  if (!flag.enabled) return { source: flag, run: () => disabled }
+  if (flag.killed) {
+    const killed = result(flag, flag.offVariant, Reason.DISABLED, { killed: true })
+    return { source: flag, run: () => killed }
+  }
+  if (!flag.enabled) {
+    const disabled = result(flag, flag.offVariant, Reason.DISABLED)
+    return { source: flag, run: () => disabled }
+  }
 
   const prerequisites = (flag.prerequisites ?? []).map((p) => ({ key: p.flag, variants: new Set(p.variants) }))
-  const prerequisiteFailed = result(flag, flag.offVariant, Reason.PREREQUISITE_FAILED)
+  const prerequisiteFailed =
+    prerequisites.length > 0 ? result(flag, flag.offVariant, Reason.PREREQUISITE_FAILED) : undefined
 
   const targets = new Map<string, Result>()
   for (const [variant, keys] of Object.entries(flag.targets ?? {})) {
@@ -191,14 +214,12 @@ function compileFlag(flag: Flag): CompiledFlag {
     .filter((rule) => rule.enabled !== false)
     .map((rule) => ({
       cohorts: rule.cohorts ?? [],
-      clauses: (rule.clauses ?? []).map(compileClause),
+      clauses: (rule.clauses ?? []).map(sharedClause),
       decide: compileServe(flag, rule.serve, rule.id),
     }))
   const fallthrough = compileServe(flag, flag.fallthrough, undefined)
 
-  if (prerequisites.length === 0 && targets.size === 0 && rules.length === 0) {
-    return { source: flag, run: (ctx) => fallthrough(ctx) }
-  }
+  if (prerequisites.length === 0 && targets.size === 0 && rules.length === 0) return { source: flag, run: fallthrough }
 
   return {
     source: flag,
@@ -207,7 +228,7 @@ function compileFlag(flag: Flag): CompiledFlag {
         const dependency = tables.flags.get(p.key)
         const missing = dependency === undefined || dependency.source.archived === true || depth >= MAX_DEPTH
         const outcome = missing ? undefined : dependency.run(ctx, tables, depth + 1)
-        if (outcome?.variant === undefined || !p.variants.has(outcome.variant)) return prerequisiteFailed
+        if (outcome?.variant === undefined || !p.variants.has(outcome.variant)) return prerequisiteFailed!
       }
       if (targets.size > 0) {
         const key = targetingKey(ctx)
@@ -233,7 +254,7 @@ function matchesRule(cohorts: string[], clauses: Predicate[], ctx: Ctx, tables: 
 function compileCohort(cohort: Cohort): CompiledCohort {
   const include = new Set(cohort.include)
   const exclude = new Set(cohort.exclude)
-  const clauses = (cohort.clauses ?? []).map(compileClause)
+  const clauses = (cohort.clauses ?? []).map(sharedClause)
   const rollout = cohort.rollout
   // a cohort with neither clauses nor a rollout is just its include list
   const openToAll = clauses.length > 0 || rollout !== undefined
