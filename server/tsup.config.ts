@@ -8,4 +8,6 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   platform: 'node',
+  // the SSE reader and backoff the relay shares with the SDKs ship inside the server (the package is not published)
+  noExternal: ['@vane/sdk-core'],
 })

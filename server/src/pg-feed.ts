@@ -39,6 +39,7 @@ export class PostgresFeed {
   private stopped = false
   private retryMs = 500
   private timer: ReturnType<typeof setInterval> | undefined
+  private notifying: Promise<void> = Promise.resolve()
 
   constructor(private readonly options: PostgresFeedOptions) {
     this.channel = `vane_changes${options.schema === undefined ? '' : `_${options.schema}`}`.slice(0, 63)
@@ -55,13 +56,18 @@ export class PostgresFeed {
   }
 
   /** After a commit: tell every instance (this one included; it skips what it has). */
-  async notify(changes: readonly ChangeRecord[]): Promise<void> {
+  notify(changes: readonly ChangeRecord[]): Promise<void> {
     const latest = new Map<string, number>()
     for (const c of changes) latest.set(c.environment, Math.max(latest.get(c.environment) ?? 0, c.version))
-    const client = this.client
-    if (client === undefined || !this.connected) return // the reconcile loop of the others catches up
-    for (const [environment, version] of latest)
-      await client.query('SELECT pg_notify($1, $2)', [this.channel, `${environment}:${version}`]).catch(() => {})
+    // one query at a time on the LISTEN connection: pg deprecates overlapping queries on one client
+    const next = this.notifying.then(async () => {
+      const client = this.client
+      if (client === undefined || !this.connected) return // the reconcile loop of the others catches up
+      for (const [environment, version] of latest)
+        await client.query('SELECT pg_notify($1, $2)', [this.channel, `${environment}:${version}`]).catch(() => {})
+    })
+    this.notifying = next
+    return next
   }
 
   private async connect(): Promise<void> {

@@ -29,6 +29,10 @@ export interface ServerConfig {
   streamSecret?: string
   /** Milliseconds between stream heartbeats (env `VANE_HEARTBEAT_MS`); lower it behind proxies with short idle timeouts. Default 15 s. */
   heartbeatMs?: number
+  /** Relay mode (`--upstream`, env `VANE_UPSTREAM`): mirror this upstream server instead of opening a database. */
+  upstream?: string
+  /** Relay mode: a server key of the environment to mirror (`--sdk-key`, env `VANE_SDK_KEY`). */
+  sdkKey?: string
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -44,6 +48,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     ...(env.VANE_STREAM_SECRET !== undefined && { streamSecret: env.VANE_STREAM_SECRET }),
     ...(env.VANE_PUBLIC_URL !== undefined && { publicUrl: env.VANE_PUBLIC_URL }),
     ...(Number(env.VANE_HEARTBEAT_MS) > 0 && { heartbeatMs: Number(env.VANE_HEARTBEAT_MS) }),
+    ...(env.VANE_UPSTREAM !== undefined && { upstream: env.VANE_UPSTREAM }),
+    ...(env.VANE_SDK_KEY !== undefined && { sdkKey: env.VANE_SDK_KEY }),
     rateLimit: { perSecond, burst: perSecond * 2 },
   }
 }

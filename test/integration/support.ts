@@ -49,6 +49,8 @@ export interface StartOptions {
   env: Record<string, string>
   /** How long to wait for the "listening" log line. Default 20 s. */
   timeoutMs?: number
+  /** Arguments after `serve` (e.g. `--upstream URL --sdk-key K` for a relay). */
+  args?: string[]
 }
 
 const KEEP_LINES = 60
@@ -164,7 +166,10 @@ export class ServerPool {
       VANE_BOOTSTRAP_ADMIN_KEY: ADMIN_SECRET,
       ...options.env,
     })
-    const child = spawn(process.execPath, [SERVER_CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [SERVER_CLI, 'serve', ...(options.args ?? [])], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }))
       child.once('error', () => resolve({ code: null, signal: null }))

@@ -54,7 +54,10 @@ export interface PrimeHandle {
 }
 
 export interface DeliveryOptions {
-  /** The change log and key table; a relay, which has neither, hands in its own (resumes then reach back as far as the in-memory ring). */
+  /**
+   * The change log and key table. A relay, which has neither, hands in its own: its resumes reach back as far as
+   * the in-memory ring.
+   */
   store: Pick<Store, 'changesSince' | 'getApiKey'>
   hub: EvaluatorHub
   feed: ChangeFeed

@@ -1,0 +1,276 @@
+import { compileSnapshot, type SnapshotPatch } from '@vane/engine'
+import { Backoff, readSse, type SseEvent } from '@vane/sdk-core'
+import type { ChangeFeed, ChangeListener } from './feed.js'
+import type { EvaluatorHub } from './hub.js'
+import type { ChangeRecord } from './storage/repository.js'
+
+/** The relay's feed: changes arrive already in order (one upstream stream), and a fresh `put` may move it back. */
+export interface RelayFeed extends ChangeFeed {
+  /** Sets an environment's position, also backwards (the upstream's database was restored). */
+  reset(environment: string, version: number): void
+}
+
+export function createRelayFeed(): RelayFeed {
+  const listeners = new Set<ChangeListener>()
+  const last = new Map<string, number>()
+  return {
+    publish(changes) {
+      for (const change of changes) {
+        if (change.version <= (last.get(change.environment) ?? 0)) continue
+        last.set(change.environment, change.version)
+        for (const listener of listeners) listener(change)
+      }
+    },
+    subscribe(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    prime(environment, version) {
+      if ((last.get(environment) ?? 0) < version) last.set(environment, version)
+    },
+    reset(environment, version) {
+      last.set(environment, version)
+    },
+    position: (environment) => last.get(environment) ?? 0,
+    // nothing to read: there is no change log; the upstream stream is the only source
+    catchUp: async () => {},
+  }
+}
+
+/** A patch from the upstream stream as the change record the local feed and Delivery carry (`changeToPatch` inverts it). */
+export function patchToChange(
+  environment: string,
+  version: number,
+  patch: SnapshotPatch,
+  createdAt: string,
+): ChangeRecord {
+  const base = { environment, version, key: patch.key, createdAt }
+  if (patch.op === 'delete') return { ...base, entity: patch.kind, op: 'delete', payload: null }
+  if (patch.op === 'members') {
+    const { op: _op, kind: _kind, key: _key, version: _version, ...delta } = patch
+    return { ...base, entity: 'cohort', op: 'members', payload: JSON.parse(JSON.stringify(delta)) }
+  }
+  return { ...base, entity: patch.kind, op: 'put', payload: patch.value as never }
+}
+
+/** What `/readyz` and the logs report about the upstream. */
+export interface MirrorState {
+  /** The upstream answered the stream request and the connection is open. */
+  connected: boolean
+  /** The mirrored environment and its version, once a snapshot arrived. */
+  environment: string | undefined
+  version: number
+  /** Since when `connected` has its current value (epoch ms). */
+  since: number
+  /** Snapshots (`put`) received: 1 after start-up; more only when the upstream could not resume. */
+  puts: number
+  patches: number
+  connects: number
+  lastError: string | undefined
+}
+
+export interface MirrorOptions {
+  /** The upstream server's base URL, e.g. `https://flags.example.com`. */
+  upstream: string
+  /** A server key of the environment to mirror. */
+  sdkKey: string
+  hub: EvaluatorHub
+  feed: RelayFeed
+  /** The environment's state was replaced by a fresh snapshot: local streams must start over. */
+  onReplaced: (environment: string) => void
+  onLog?: (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string) => void
+  /** No bytes for this long (heartbeats included) and the upstream connection is presumed dead. Default 45 s. */
+  idleMs?: number
+  /** Reconnect delays (full jitter). Default: up to 0.5 s at first, at most 5 s. */
+  retry?: { initialMs: number; maxMs: number }
+  fetch?: typeof fetch
+}
+
+/**
+ * Follows one environment of an upstream Vane server over its `/sdk/v1/stream`: a `put` replaces the evaluator,
+ * each `patch`/`delete` is applied to it and published, with the upstream's id as its version, to the local feed
+ * that the relay's own streams are served from. A dropped connection reconnects with `Last-Event-ID`, so the
+ * upstream sends only what was missed; meanwhile the last good state keeps serving.
+ */
+export class UpstreamMirror {
+  private readonly backoff: Backoff
+  private readonly fetch: typeof fetch
+  private controller: AbortController | undefined
+  private running: Promise<void> | undefined
+  private stopped = false
+  private wake: (() => void) | undefined
+  /** Set when the local copy can no longer be patched (a patch failed): the next connect asks for a `put`. */
+  private needPut = false
+  private readonly status: MirrorState = {
+    connected: false,
+    environment: undefined,
+    version: 0,
+    since: Date.now(),
+    puts: 0,
+    patches: 0,
+    connects: 0,
+    lastError: undefined,
+  }
+  private firstSnapshot: (() => void) | undefined
+  /** Resolves once the first snapshot is in. */
+  readonly loaded: Promise<void>
+
+  constructor(private readonly options: MirrorOptions) {
+    this.backoff = new Backoff({
+      initialMs: options.retry?.initialMs ?? 500,
+      maxMs: options.retry?.maxMs ?? 5_000,
+      resetAfterMs: 10_000,
+    })
+    this.fetch = options.fetch ?? globalThis.fetch
+    this.loaded = new Promise((resolve) => {
+      this.firstSnapshot = resolve
+    })
+  }
+
+  state(): MirrorState {
+    return { ...this.status }
+  }
+
+  start(): void {
+    this.running ??= this.run()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.controller?.abort()
+    this.wake?.()
+    await this.running
+  }
+
+  private log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void {
+    this.options.onLog?.(level, fields, message)
+  }
+
+  private setConnected(connected: boolean): void {
+    if (this.status.connected === connected) return
+    this.status.connected = connected
+    this.status.since = Date.now()
+  }
+
+  private async run(): Promise<void> {
+    const url = new URL('/sdk/v1/stream', this.options.upstream).toString()
+    while (!this.stopped) {
+      const controller = new AbortController()
+      this.controller = controller
+      let idle: ReturnType<typeof setTimeout> | undefined
+      const alive = () => {
+        clearTimeout(idle)
+        idle = setTimeout(
+          () => controller.abort(new Error('no heartbeat from the upstream')),
+          this.options.idleMs ?? 45_000,
+        )
+        idle.unref?.()
+      }
+      try {
+        const headers: Record<string, string> = {
+          authorization: `Bearer ${this.options.sdkKey}`,
+          accept: 'text/event-stream',
+        }
+        const resume = this.status.environment !== undefined && !this.needPut
+        if (resume) headers['last-event-id'] = String(this.status.version)
+        alive()
+        const res = await this.fetch(url, { headers, signal: controller.signal })
+        if (res.status !== 200 || res.body === null) {
+          const text = await res.text().catch(() => '')
+          throw new Error(`the upstream answered ${res.status}: ${text.slice(0, 300)}`)
+        }
+        this.status.connects++
+        this.setConnected(true)
+        this.backoff.succeeded(Date.now())
+        this.log('info', { resumeFrom: resume ? this.status.version : undefined }, 'relay: connected to the upstream')
+        await readSse(res.body, {
+          onEvent: (event) => this.onEvent(event, controller),
+          onActivity: alive,
+        })
+        if (!this.stopped) throw new Error('the upstream closed the stream')
+      } catch (error) {
+        if (!this.stopped) {
+          const reason = controller.signal.aborted ? controller.signal.reason : error
+          this.status.lastError = reason instanceof Error ? reason.message : String(reason)
+          this.log('warn', { err: this.status.lastError }, 'relay: upstream stream lost; serving the last snapshot')
+        }
+      } finally {
+        clearTimeout(idle)
+        controller.abort()
+        this.setConnected(false)
+      }
+      if (this.stopped) break
+      const wait = this.backoff.failed(Date.now())
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait)
+        this.wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      this.wake = undefined
+    }
+  }
+
+  private onEvent(event: SseEvent, controller: AbortController): void {
+    if (controller.signal.aborted) return
+    // a kill sent ahead of a backlog, without an id: the same event follows in order, and is applied then
+    if (event.id === undefined || event.id === '') return
+    const id = Number(event.id)
+    try {
+      if (event.event === 'put') {
+        this.onPut(id, event.data)
+        return
+      }
+      if (event.event !== 'patch' && event.event !== 'delete') return
+      const environment = this.status.environment
+      if (environment === undefined) throw new Error(`${event.event} ${id} before any snapshot`)
+      const position = this.options.feed.position(environment)
+      if (id <= position) return
+      if (id !== position + 1) throw new Error(`${event.event} ${id} after ${position}: a gap; resuming`)
+      const current = this.options.hub.get(environment)
+      if (current === undefined) throw new Error(`environment ${environment} is not loaded`)
+      const patch = { ...(JSON.parse(event.data) as SnapshotPatch), version: id }
+      let next: ReturnType<typeof current.apply>
+      try {
+        next = current.apply(patch)
+      } catch (error) {
+        this.needPut = true
+        throw error
+      }
+      // the evaluator first: client streams re-evaluate against it when the change reaches them
+      this.options.hub.set(environment, next)
+      this.status.version = id
+      this.status.patches++
+      this.options.feed.publish([patchToChange(environment, id, patch, new Date().toISOString())])
+    } catch (error) {
+      this.log('error', { err: error instanceof Error ? error.message : String(error), id }, 'relay: bad event')
+      controller.abort(error)
+    }
+  }
+
+  private onPut(id: number, data: string): void {
+    const evaluator = compileSnapshot(JSON.parse(data))
+    const environment = evaluator.environment
+    const previous = this.status.environment
+    if (previous !== undefined && previous !== environment)
+      this.log('warn', { from: previous, to: environment }, 'relay: the SDK key now belongs to another environment')
+    const replacing = this.options.hub.get(environment) !== undefined
+    this.options.hub.set(environment, evaluator)
+    this.options.feed.reset(environment, evaluator.version)
+    this.status.environment = environment
+    this.status.version = evaluator.version
+    this.status.puts++
+    this.needPut = false
+    if (evaluator.version !== id)
+      this.log('warn', { id, version: evaluator.version }, 'relay: put id and version differ')
+    this.log(
+      'info',
+      { environment, version: evaluator.version, puts: this.status.puts },
+      'relay: snapshot from the upstream',
+    )
+    if (replacing) this.options.onReplaced(environment)
+    this.firstSnapshot?.()
+    this.firstSnapshot = undefined
+  }
+}
