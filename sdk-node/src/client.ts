@@ -96,8 +96,11 @@ export class VaneClient {
   private settleReady!: { resolve: () => void; reject: (error: Error) => void }
   /** Whether the ruleset held came from this server (or the SDK's own persisted copy), so streams may resume it. */
   private resumable = false
+  private readonly options: ClientOptions
 
-  constructor(private readonly options: ClientOptions) {
+  constructor(options: ClientOptions) {
+    // the bootstrap is only read once, by start(): a held raw snapshot would add ~20 % to the compiled one's heap
+    this.options = { ...options, bootstrap: undefined }
     this.platform = { ...nodePlatform, ...options.platform }
     this.readyPromise = new Promise<void>((resolve, reject) => {
       this.settleReady = { resolve, reject }
@@ -146,7 +149,7 @@ export class VaneClient {
             send: (report) => this.sendOutcomes(report),
             warn: (message) => this.events.emit('error', new Error(message)),
           })
-    void this.start()
+    void this.start(options.bootstrap)
   }
 
   /**
@@ -178,8 +181,8 @@ export class VaneClient {
     await response.body?.cancel().catch(() => {})
   }
 
-  private async start(): Promise<void> {
-    const { bootstrap, persistTo } = this.options
+  private async start(bootstrap: ClientOptions['bootstrap']): Promise<void> {
+    const { persistTo } = this.options
     const initial =
       bootstrap === undefined
         ? persistTo === undefined
