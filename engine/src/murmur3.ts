@@ -1,68 +1,89 @@
 const C1 = 0xcc9e2d51
 const C2 = 0x1b873593
 
-// The running state of one hash. JavaScript runs one hash at a time, so module
-// state avoids allocating a closure or an object per call on the hot path.
-let h = 0
-let block = 0
-let filled = 0
-let length = 0
-
-function pushByte(byte: number): void {
-  block |= byte << (filled << 3)
-  length++
-  if (++filled === 4) {
-    let k = Math.imul(block, C1)
-    k = (k << 15) | (k >>> 17)
-    h ^= Math.imul(k, C2)
-    h = (h << 13) | (h >>> 19)
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0
-    block = 0
-    filled = 0
-  }
+function mix(h: number, block: number): number {
+  let k = Math.imul(block, C1)
+  k = (k << 15) | (k >>> 17)
+  h ^= Math.imul(k, C2)
+  h = (h << 13) | (h >>> 19)
+  return (Math.imul(h, 5) + 0xe6546b64) | 0
 }
 
-/** Feeds the UTF-8 bytes of `input`; lone surrogates encode as U+FFFD, as `TextEncoder` does. */
-function feed(input: string): void {
-  for (let i = 0; i < input.length; i++) {
-    let code = input.charCodeAt(i)
-    if (code < 0x80) {
-      pushByte(code)
-      continue
-    }
-    if (code < 0x800) {
-      pushByte(0xc0 | (code >> 6))
-      pushByte(0x80 | (code & 0x3f))
-      continue
-    }
-    if (code >= 0xd800 && code <= 0xdfff) {
-      const next = input.charCodeAt(i + 1)
-      if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-        code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00)
-        i++
-        pushByte(0xf0 | (code >> 18))
-        pushByte(0x80 | ((code >> 12) & 0x3f))
-        pushByte(0x80 | ((code >> 6) & 0x3f))
-        pushByte(0x80 | (code & 0x3f))
-        continue
+/**
+ * MurmurHash3 x86 32-bit over the UTF-8 bytes of `a + b + c`, encoded on the
+ * fly: no string is built (concatenation would leave V8 a cons string that is
+ * slow to read) and nothing is allocated. Runs of four ASCII characters are
+ * mixed as one word, aligned or not. Lone surrogates encode as U+FFFD, as
+ * `TextEncoder` does.
+ */
+function hashParts(a: string, b: string, c: string, seed: number): number {
+  let h = seed >>> 0
+  let block = 0
+  let shift = 0
+  let length = 0
+  for (let part = 0; part < 3; part++) {
+    const input = part === 0 ? a : part === 1 ? b : c
+    const n = input.length
+    for (let i = 0; i < n; i++) {
+      let code = input.charCodeAt(i)
+      if (code < 0x80 && i + 3 < n) {
+        const c1 = input.charCodeAt(i + 1)
+        const c2 = input.charCodeAt(i + 2)
+        const c3 = input.charCodeAt(i + 3)
+        if ((c1 | c2 | c3) < 0x80) {
+          const word = code | (c1 << 8) | (c2 << 16) | (c3 << 24)
+          if (shift === 0) h = mix(h, word)
+          else {
+            h = mix(h, block | (word << shift))
+            block = word >>> (32 - shift)
+          }
+          length += 4
+          i += 3
+          continue
+        }
       }
-      code = 0xfffd
+      let bytes: number
+      let count: number
+      if (code < 0x80) {
+        bytes = code
+        count = 1
+      } else if (code < 0x800) {
+        bytes = 0xc0 | (code >> 6) | ((0x80 | (code & 0x3f)) << 8)
+        count = 2
+      } else {
+        if (code >= 0xd800 && code <= 0xdfff) {
+          const next = input.charCodeAt(i + 1)
+          if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+            code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00)
+            i++
+          } else code = 0xfffd
+        }
+        if (code >= 0x10000) {
+          bytes =
+            0xf0 |
+            (code >> 18) |
+            ((0x80 | ((code >> 12) & 0x3f)) << 8) |
+            ((0x80 | ((code >> 6) & 0x3f)) << 16) |
+            ((0x80 | (code & 0x3f)) << 24)
+          count = 4
+        } else {
+          bytes = 0xe0 | (code >> 12) | ((0x80 | ((code >> 6) & 0x3f)) << 8) | ((0x80 | (code & 0x3f)) << 16)
+          count = 3
+        }
+      }
+      for (let j = 0; j < count; j++) {
+        block |= ((bytes >>> (j << 3)) & 0xff) << shift
+        length++
+        shift += 8
+        if (shift === 32) {
+          h = mix(h, block)
+          block = 0
+          shift = 0
+        }
+      }
     }
-    pushByte(0xe0 | (code >> 12))
-    pushByte(0x80 | ((code >> 6) & 0x3f))
-    pushByte(0x80 | (code & 0x3f))
   }
-}
-
-function start(seed: number): void {
-  h = seed >>> 0
-  block = 0
-  filled = 0
-  length = 0
-}
-
-function finish(): number {
-  if (filled > 0) {
+  if (shift > 0) {
     let k = Math.imul(block, C1)
     k = (k << 15) | (k >>> 17)
     h ^= Math.imul(k, C2)
@@ -75,25 +96,15 @@ function finish(): number {
   h ^= h >>> 16
   return h >>> 0
 }
-
-/**
- * MurmurHash3 x86 32-bit over the UTF-8 bytes of `input`, encoded on the fly so
- * that hashing allocates nothing.
- */
+/** MurmurHash3 x86 32-bit over the UTF-8 bytes of `input`. */
 export function murmur3(input: string, seed = 0): number {
-  start(seed)
-  feed(input)
-  return finish()
+  return hashParts(input, '', '', seed)
 }
 
 /** Number of buckets; rollout weights are thousandths of a percent. */
 export const BUCKETS = 100_000
 
-/** The bucket (0–99999) of `value` under `salt`: murmur3(`${salt}/${value}`) mod 100000, without building that string. */
+/** The bucket (0–99999) of `value` under `salt`: murmur3(`${salt}/${value}`) mod 100000. */
 export function bucketOf(salt: string, value: string): number {
-  start(0)
-  feed(salt)
-  pushByte(0x2f) // "/"
-  feed(value)
-  return finish() % BUCKETS
+  return hashParts(salt, '/', value, 0) % BUCKETS
 }
