@@ -2,15 +2,7 @@ import { attributeReader } from './context.js'
 import { SnapshotValidationError } from './errors.js'
 import { bucketOf } from './murmur3.js'
 import { type CohortLookup, compileClause, type Predicate } from './operators.js'
-import {
-  checkReferences,
-  cohortSchema,
-  flagSchema,
-  parseSnapshot,
-  type SnapshotIssue,
-  toPointer,
-  valueMatchesType,
-} from './schema.js'
+import { checkReferences, cohortSchema, flagSchema, parseSnapshot, type SnapshotIssue, toPointer } from './schema.js'
 import {
   type Clause,
   type Cohort,
@@ -53,6 +45,8 @@ function createTables(flags: Map<string, CompiledFlag>, cohorts: Map<string, Com
 
 interface CompiledFlag {
   readonly source: Flag
+  /** `typeof` a default must have (`object` also excludes null), checked without a table lookup. */
+  readonly defaultType: 'boolean' | 'string' | 'number' | 'object'
   /** Decides for a context; `undefined` when a rollout lacks its bucketing attribute. */
   readonly run: (ctx: Ctx, tables: Tables, depth: number) => Result | undefined
 }
@@ -191,13 +185,17 @@ function sharedClause(clause: Clause): Predicate {
 }
 
 function compileFlag(flag: Flag): CompiledFlag {
+  return { source: flag, defaultType: flag.type, run: compileRun(flag) }
+}
+
+function compileRun(flag: Flag): CompiledFlag['run'] {
   if (flag.killed) {
     const killed = result(flag, flag.offVariant, Reason.DISABLED, { killed: true })
-    return { source: flag, run: () => killed }
+    return () => killed
   }
   if (!flag.enabled) {
     const disabled = result(flag, flag.offVariant, Reason.DISABLED)
-    return { source: flag, run: () => disabled }
+    return () => disabled
   }
 
   const prerequisites = (flag.prerequisites ?? []).map((p) => ({ key: p.flag, variants: new Set(p.variants) }))
@@ -210,45 +208,47 @@ function compileFlag(flag: Flag): CompiledFlag {
     for (const key of keys) targets.set(key, hit)
   }
 
+  // a rule's cohorts and clauses become one list of predicates, tried in order
   const rules = (flag.rules ?? [])
     .filter((rule) => rule.enabled !== false)
     .map((rule) => ({
-      cohorts: rule.cohorts ?? [],
-      clauses: (rule.clauses ?? []).map(sharedClause),
+      conditions: [...(rule.cohorts ?? []).map(cohortCondition), ...(rule.clauses ?? []).map(sharedClause)],
       decide: compileServe(flag, rule.serve, rule.id),
     }))
   const fallthrough = compileServe(flag, flag.fallthrough, undefined)
 
-  if (prerequisites.length === 0 && targets.size === 0 && rules.length === 0) return { source: flag, run: fallthrough }
+  if (prerequisites.length === 0 && targets.size === 0 && rules.length === 0) return fallthrough
 
-  return {
-    source: flag,
-    run: (ctx, tables, depth) => {
-      for (const p of prerequisites) {
-        const dependency = tables.flags.get(p.key)
-        const missing = dependency === undefined || dependency.source.archived === true || depth >= MAX_DEPTH
-        const outcome = missing ? undefined : dependency.run(ctx, tables, depth + 1)
-        if (outcome?.variant === undefined || !p.variants.has(outcome.variant)) return prerequisiteFailed!
+  return (ctx, tables, depth) => {
+    for (const p of prerequisites) {
+      const dependency = tables.flags.get(p.key)
+      const missing = dependency === undefined || dependency.source.archived === true || depth >= MAX_DEPTH
+      const outcome = missing ? undefined : dependency.run(ctx, tables, depth + 1)
+      if (outcome?.variant === undefined || !p.variants.has(outcome.variant)) return prerequisiteFailed!
+    }
+    if (targets.size > 0) {
+      const key = targetingKey(ctx)
+      if (typeof key === 'string') {
+        const hit = targets.get(key)
+        if (hit !== undefined) return hit
       }
-      if (targets.size > 0) {
-        const key = targetingKey(ctx)
-        if (typeof key === 'string') {
-          const hit = targets.get(key)
-          if (hit !== undefined) return hit
-        }
-      }
-      for (const rule of rules) {
-        if (matchesRule(rule.cohorts, rule.clauses, ctx, tables, depth)) return rule.decide(ctx)
-      }
-      return fallthrough(ctx)
-    },
+    }
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!
+      if (matchesRule(rule.conditions, ctx, tables, depth)) return rule.decide(ctx)
+    }
+    return fallthrough(ctx)
   }
 }
 
-function matchesRule(cohorts: string[], clauses: Predicate[], ctx: Ctx, tables: Tables, depth: number): boolean {
-  for (const key of cohorts) if (!tables.inCohort(key, ctx, depth)) return false
-  for (const clause of clauses) if (!clause(ctx, tables.inCohort, depth)) return false
+function matchesRule(conditions: Predicate[], ctx: Ctx, tables: Tables, depth: number): boolean {
+  for (let i = 0; i < conditions.length; i++) if (!conditions[i]!(ctx, tables.inCohort, depth)) return false
   return true
+}
+
+/** Membership of one cohort as a predicate, so a rule's cohorts and clauses are one list. */
+function cohortCondition(key: string): Predicate {
+  return (ctx, inCohort, depth) => inCohort(key, ctx, depth)
 }
 
 function compileCohort(cohort: Cohort): CompiledCohort {
@@ -324,7 +324,12 @@ class CompiledEvaluator implements Evaluator {
       if (compiled === undefined || compiled.source.archived)
         return failure(defaultValue as T, ErrorCode.FLAG_NOT_FOUND, `flag ${describe(flagKey)} not found`)
       const flag = compiled.source
-      if (defaultValue !== undefined && !valueMatchesType(flag.type, defaultValue))
+      if (
+        defaultValue !== undefined &&
+        (typeof defaultValue !== compiled.defaultType ||
+          (defaultValue === null && compiled.defaultType === 'object') ||
+          (compiled.defaultType === 'number' && !Number.isFinite(defaultValue)))
+      )
         return failure(
           defaultValue,
           ErrorCode.TYPE_MISMATCH,
@@ -341,30 +346,51 @@ class CompiledEvaluator implements Evaluator {
   }
 
   evaluateAll(context?: unknown): Record<string, EvaluationResult> {
-    const out: Record<string, EvaluationResult> = {}
     let ctx: Ctx | string
     try {
       ctx = checkContext(context)
     } catch (error) {
       ctx = `unreadable context: ${errorText(error)}`
     }
-    for (const [key, compiled] of this.tables.flags) {
-      if (compiled.source.archived) continue
+    const live = this.liveFlags()
+    const out: Record<string, EvaluationResult> = {}
+    if (typeof ctx !== 'string') {
       try {
-        out[key] =
+        for (let i = 0; i < live.length; i++) {
+          const compiled = live[i]!
+          out[compiled.source.key] = this.decide(compiled, ctx, undefined)
+        }
+        return out
+      } catch {
+        // a context that throws when read: answer flag by flag below, each with its error
+      }
+    }
+    for (const compiled of live) {
+      const version = compiled.source.version
+      try {
+        out[compiled.source.key] =
           typeof ctx === 'string'
-            ? failure(undefined as unknown as JsonValue, ErrorCode.INVALID_CONTEXT, ctx, compiled.source.version)
+            ? failure(undefined as unknown as JsonValue, ErrorCode.INVALID_CONTEXT, ctx, version)
             : this.decide(compiled, ctx, undefined)
       } catch (error) {
-        out[key] = failure(
+        const message = `reading the context threw: ${errorText(error)}`
+        out[compiled.source.key] = failure(
           undefined as unknown as JsonValue,
           ErrorCode.INVALID_CONTEXT,
-          `reading the context threw: ${errorText(error)}`,
-          compiled.source.version,
+          message,
+          version,
         )
       }
     }
     return out
+  }
+
+  private live: CompiledFlag[] | undefined
+
+  /** The flags evaluateAll answers for, in table order; built once per evaluator. */
+  private liveFlags(): CompiledFlag[] {
+    this.live ??= [...this.tables.flags.values()].filter((f) => !f.source.archived)
+    return this.live
   }
 
   private decide(compiled: CompiledFlag, ctx: Ctx, defaultValue: JsonValue | undefined): Result {
