@@ -111,6 +111,8 @@ export async function bootstrapAdminKey(deps: ControlDeps, secret: string): Prom
 
 const CACHE_MS = 5_000
 
+const usable = (key: ApiKeyRecord | undefined) => (key === undefined || key.revokedAt !== null ? undefined : key)
+
 /**
  * Resolves secrets to keys. Lookups are cached for a few seconds so evaluation
  * traffic does not hit the database; revocation on this instance takes effect
@@ -126,26 +128,26 @@ export class KeyAuthenticator {
   ) {}
 
   async authenticate(secret: string): Promise<ApiKeyRecord | undefined> {
+    // keyed by the secret itself, so a request with a recently seen key skips hashing (OFREP's hot path)
+    const hit = this.cache.get(secret)
+    if (hit !== undefined && this.now() - hit.at < CACHE_MS) return usable(hit.key)
     const hash = await hashSecret(secret)
-    const hit = this.cache.get(hash)
-    let key = hit?.key
-    if (hit === undefined || this.now() - hit.at >= CACHE_MS) {
-      try {
-        key = await this.store.getApiKeyByHash(hash)
-      } catch (error) {
-        // database down: keys seen before keep working, so evaluation keeps serving from memory
-        if (hit === undefined) throw error
-        return hit.key !== undefined && hit.key.revokedAt === null ? hit.key : undefined
-      }
-      if (this.cache.size > 10_000) this.cache.clear()
-      this.cache.set(hash, { key, at: this.now() })
+    let key: ApiKeyRecord | undefined
+    try {
+      key = await this.store.getApiKeyByHash(hash)
+    } catch (error) {
+      // database down: keys seen before keep working, so evaluation keeps serving from memory
+      if (hit === undefined) throw error
+      return usable(hit.key)
     }
-    if (key === undefined || key.revokedAt !== null || !constantTimeEqual(key.hash, hash)) return undefined
-    return key
+    if (key !== undefined && !constantTimeEqual(key.hash, hash)) key = undefined
+    if (this.cache.size > 10_000) this.cache.clear()
+    this.cache.set(secret, { key, at: this.now() })
+    return usable(key)
   }
 
   revoked(key: ApiKeyRecord): void {
-    this.cache.delete(key.hash)
+    for (const [secret, entry] of this.cache) if (entry.key?.id === key.id) this.cache.delete(secret)
     for (const listener of this.listeners) listener(key)
   }
 
