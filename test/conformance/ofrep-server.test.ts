@@ -104,11 +104,8 @@ async function evaluate(client: Client, c: LoadedCase): Promise<EvaluationDetail
 for (const file of files) {
   describe(`OFREP server provider: ${file}`, () => {
     for (const c of cases.filter((x) => x.file === file)) {
-      const mapped = mappingFor('server', c)
-      if (mapped !== undefined) {
-        it.skip(`${c.name} [mapped: ${mapped.reason}]`, () => {})
-        continue
-      }
+      // cases OFREP cannot express are listed with their reasons in ofrep-cases.ts and counted, not run
+      if (mappingFor('server', c) !== undefined) continue
       it(c.name, async () => {
         const { client, loaded } = runningFor(c)
         const details = await evaluate(client, c)

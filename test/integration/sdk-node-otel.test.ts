@@ -426,14 +426,13 @@ describe('outcome reports', () => {
     expect(front.reports).toEqual([])
   })
 
-  it("reach the server's impact view (when the server under test has POST /sdk/v1/outcomes)", async (ctx) => {
+  it("reach the server's impact view", async () => {
     const probe = await fetch(`${vane.url}/sdk/v1/outcomes`, {
       method: 'POST',
       headers: { authorization: `Bearer ${sdkKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ start: Date.now(), end: Date.now(), series: [] }),
     })
     await probe.body?.cancel()
-    if (probe.status === 404) ctx.skip()
     expect(probe.status).toBe(202)
 
     const c = await client({ url: vane.url })
