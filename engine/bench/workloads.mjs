@@ -31,9 +31,25 @@ export const COUNTRIES = [
   'HU',
   'SI',
 ]
-const OTHER_COUNTRIES = ['US', 'GB', 'CA', 'AU', 'IN', 'BR', 'JP', 'MX', 'ZA', 'NG', 'KR', 'SG', 'AR', 'TR', 'ID']
-const OTHER_DOMAINS = ['gmail.com', 'yahoo.com', 'outlook.com', 'proton.me', 'acme.io']
-const OTHER_PLANS = ['free', 'free', 'free', 'pro', 'pro', 'team']
+export const OTHER_COUNTRIES = [
+  'US',
+  'GB',
+  'CA',
+  'AU',
+  'IN',
+  'BR',
+  'JP',
+  'MX',
+  'ZA',
+  'NG',
+  'KR',
+  'SG',
+  'AR',
+  'TR',
+  'ID',
+]
+export const OTHER_DOMAINS = ['gmail.com', 'yahoo.com', 'outlook.com', 'proton.me', 'acme.io']
+export const OTHER_PLANS = ['free', 'free', 'free', 'pro', 'pro', 'team']
 
 /** W2: five rules that each serve `on`, then a 10 % rollout of `on`. */
 export const RULES = Object.freeze({

@@ -18,7 +18,6 @@ import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +30,7 @@ import vane from '../../engine/bench/contestants/vane.mjs'
 import { BATCH, cyclingTask, fullGc, measureBuild } from '../../engine/bench/harness.mjs'
 import { buildMix, buildPool, MANY_FLAGS, POOL_SIZE, W1, W2, W3 } from '../../engine/bench/workloads.mjs'
 import { compileSnapshot } from '../../engine/dist/index.js'
+import { freePort as freePortOn, request as httpRequest } from '../../server/bench/http.mjs'
 import { createClient } from '../dist/index.js'
 import { VaneProvider } from '../dist/openfeature.js'
 
@@ -91,51 +91,10 @@ const watchdog = setTimeout(() => {
 }, DEADLINE_MS)
 watchdog.unref()
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once('error', reject)
-    probe.listen(0, HOST, () => {
-      const { port } = probe.address()
-      probe.close(() => resolve(port))
-    })
-  })
-}
-
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
 let port
-
-function request(method, path, { body, timeoutMs = 10_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body)
-    const req = http.request(
-      {
-        host: HOST,
-        port,
-        method,
-        path,
-        agent,
-        timeout: timeoutMs,
-        headers: {
-          authorization: `Bearer ${ADMIN_KEY}`,
-          ...(payload !== undefined && {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(payload),
-          }),
-        },
-      },
-      (res) => {
-        const chunks = []
-        res.on('data', (c) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }))
-        res.on('error', reject)
-      },
-    )
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)))
-    req.on('error', reject)
-    req.end(payload)
-  })
-}
+const request = (method, path, options = {}) =>
+  httpRequest({ host: HOST, port, agent }, method, path, { key: ADMIN_KEY, ...options })
 
 async function admin(method, path, body) {
   const res = await request(method, `/admin/v1${path}`, { body })
@@ -144,7 +103,7 @@ async function admin(method, path, body) {
 }
 
 async function startServer(dataDir) {
-  port = await freePort()
+  port = await freePortOn(HOST)
   const serverEnv = { ...env }
   for (const name of ['DATABASE_URL', 'VANE_PG_SCHEMA', 'VANE_STREAM_SECRET', 'NODE_OPTIONS']) delete serverEnv[name]
   Object.assign(serverEnv, {
@@ -368,7 +327,7 @@ async function setup() {
 async function memory() {
   const text = JSON.stringify(vane.config(buildMix(MANY_FLAGS)))
   // a port nothing listens on: this client's one poll fails at once, its bootstrap is all it ever has
-  const closedUrl = `http://${HOST}:${await freePort()}`
+  const closedUrl = `http://${HOST}:${await freePortOn(HOST)}`
   const fetchesSettled = []
   const newClient = (snapshot) =>
     createClient({

@@ -1,7 +1,7 @@
 // Load generator for the OFREP figures, in a process of its own (forked by run.mjs):
 // autocannon on POST /ofrep/v1/evaluate/flags, a different user in every body.
 // Message from run.mjs: { url, key, connections, seconds, seed } → { type: 'result', … }; then it exits.
-import './guard.mjs'
+import '../../engine/bench/guard.mjs'
 import autocannon from 'autocannon'
 import { contextGenerator } from './workload.mjs'
 

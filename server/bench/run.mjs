@@ -11,15 +11,15 @@
 // Knobs: BENCH_SDK_STREAMS, BENCH_CLIENT_STREAMS, BENCH_OFREP_SECONDS, BENCH_PHASES=propagation,sdk,client,ofrep,
 // BENCH_CPU_PROF=1 (server runs with --cpu-prof; profiles land in bench-results/server-cpu-prof/),
 // BENCH_CLI=<path to another build's cli.js>.
-import './guard.mjs'
+import '../../engine/bench/guard.mjs'
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
 import { openSse } from './sse.mjs'
 import { buildFlags, FLAG_COUNT } from './workload.mjs'
 
@@ -111,63 +111,11 @@ function phase(name, message) {
   process.stderr.write(`${message}${busy}\n`)
 }
 
-function withTimeout(promise, ms, what) {
-  let timer
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once('error', reject)
-    probe.listen(0, HOST, () => {
-      const { port } = probe.address()
-      probe.close(() => resolve(port))
-    })
-  })
-}
-
 // ---- HTTP to the server ------------------------------------------------------------------------
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
 let port
-
-function request(method, path, { body, key = ADMIN_KEY, timeoutMs = 10_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body)
-    const req = http.request(
-      {
-        host: HOST,
-        port,
-        method,
-        path,
-        agent,
-        timeout: timeoutMs,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(payload !== undefined && {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(payload),
-          }),
-        },
-      },
-      (res) => {
-        const chunks = []
-        res.on('data', (c) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          resolve({ status: res.statusCode, headers: res.headers, text, bytes: Buffer.byteLength(text) })
-        })
-        res.on('error', reject)
-      },
-    )
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)))
-    req.on('error', reject)
-    req.end(payload)
-  })
-}
+const request = (method, path, { key = ADMIN_KEY, ...options } = {}) =>
+  httpRequest({ host: HOST, port, agent }, method, path, { key, ...options })
 
 async function admin(method, path, body) {
   const res = await request(method, `/admin/v1${path}`, { body })
@@ -225,7 +173,7 @@ async function metric(name, labels = '') {
 }
 
 async function startServer(dataDir) {
-  port = await freePort()
+  port = await freePortOn(HOST)
   const serverEnv = { ...env }
   for (const name of ['DATABASE_URL', 'VANE_PG_SCHEMA', 'VANE_STREAM_SECRET', 'NODE_OPTIONS']) delete serverEnv[name]
   Object.assign(serverEnv, {

@@ -9,16 +9,16 @@
 // Run: cd server && node bench/scale.mjs   (after a build; or npx pnpm@12.4.2 --filter @vane/server bench:scale)
 // Knobs: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; loopback only), BENCH_CHANGES (200),
 // BENCH_CLI=<path to another build's cli.js>.
-import './guard.mjs'
+import '../../engine/bench/guard.mjs'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
 import { openSse } from './sse.mjs'
 
 const env = process.env
@@ -61,56 +61,10 @@ const watchdog = setTimeout(() => {
 watchdog.unref()
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-function withTimeout(promise, ms, what) {
-  let timer
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once('error', reject)
-    probe.listen(0, HOST, () => {
-      const { port } = probe.address()
-      probe.close(() => resolve(port))
-    })
-  })
-}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
-function request(port, method, path, { body, key = ADMIN_KEY, timeoutMs = 10_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body)
-    const req = http.request(
-      {
-        host: HOST,
-        port,
-        method,
-        path,
-        agent,
-        timeout: timeoutMs,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(payload !== undefined && {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(payload),
-          }),
-        },
-      },
-      (res) => {
-        const chunks = []
-        res.on('data', (c) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }))
-        res.on('error', reject)
-      },
-    )
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)))
-    req.on('error', reject)
-    req.end(payload)
-  })
-}
+const request = (port, method, path, { key = ADMIN_KEY, ...options } = {}) =>
+  httpRequest({ host: HOST, port, agent }, method, path, { key, ...options })
 async function admin(port, method, path, body) {
   const res = await request(port, method, `/admin/v1${path}`, { body })
   if (res.status >= 300) throw new Error(`${method} ${path}: HTTP ${res.status} ${res.text.slice(0, 400)}`)
@@ -120,7 +74,7 @@ async function admin(port, method, path, body) {
 const logs = new Map()
 /** Starts `vane serve` with `extra` environment (and `args`), resolves once /readyz answers 200. */
 async function startVane(name, extra, args = []) {
-  const port = await freePort()
+  const port = await freePortOn(HOST)
   const serverEnv = { ...env }
   for (const k of ['DATABASE_URL', 'VANE_PG_SCHEMA', 'VANE_DATA_DIR', 'VANE_UPSTREAM', 'VANE_SDK_KEY', 'NODE_OPTIONS'])
     delete serverEnv[k]

@@ -4,7 +4,7 @@
 //
 // Messages from run.mjs: { type: 'open', … } → 'opened' (more streams each time); { type: 'report' } → 'report';
 // { type: 'close' } → 'closed', exit.
-import './guard.mjs'
+import '../../engine/bench/guard.mjs'
 import { openSse } from './sse.mjs'
 import { contextGenerator } from './workload.mjs'
 

@@ -4,32 +4,9 @@
 
 export const FLAG_COUNT = 500
 
-/** The 20 country codes of the country rule. */
-export const COUNTRIES = [
-  'NL',
-  'BE',
-  'LU',
-  'DE',
-  'AT',
-  'CH',
-  'FR',
-  'IT',
-  'ES',
-  'PT',
-  'IE',
-  'DK',
-  'SE',
-  'NO',
-  'FI',
-  'PL',
-  'CZ',
-  'SK',
-  'HU',
-  'SI',
-]
-const OTHER_COUNTRIES = ['US', 'GB', 'CA', 'AU', 'IN', 'BR', 'JP', 'MX', 'ZA', 'NG', 'KR', 'SG', 'AR', 'TR', 'ID']
-const OTHER_DOMAINS = ['gmail.com', 'yahoo.com', 'outlook.com', 'proton.me', 'acme.io']
-const OTHER_PLANS = ['free', 'free', 'free', 'pro', 'pro', 'team']
+// the same context vocabulary as the engine benchmark, so the workloads stay comparable
+import { COUNTRIES, OTHER_COUNTRIES, OTHER_DOMAINS, OTHER_PLANS } from '../../engine/bench/workloads.mjs'
+
 const MIX = ['plain', 'plain', 'rules', 'rules', 'split']
 
 const BOOLEAN = { type: 'boolean', variants: { on: true, off: false } }

@@ -1,0 +1,59 @@
+// Small HTTP helpers shared by the benchmarks (server, scale-out, Node SDK): loopback only.
+import http from 'node:http'
+import net from 'node:net'
+
+export function withTimeout(promise, ms, what) {
+  let timer
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** A port nothing listens on right now, found by binding port 0 and letting it go. */
+export function freePort(host) {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, host, () => {
+      const { port } = probe.address()
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+/** One JSON request with a bearer key; resolves with status, headers and the body text. */
+export function request({ host, port, agent }, method, path, { body, key, timeoutMs = 10_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    const req = http.request(
+      {
+        host,
+        port,
+        method,
+        path,
+        agent,
+        timeout: timeoutMs,
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(payload !== undefined && {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+          }),
+        },
+      },
+      (res) => {
+        const chunks = []
+        res.on('data', (c) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          resolve({ status: res.statusCode, headers: res.headers, text, bytes: Buffer.byteLength(text) })
+        })
+        res.on('error', reject)
+      },
+    )
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)))
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
