@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', openfeature: 'src/openfeature.ts' },
+  entry: { index: 'src/index.ts', openfeature: 'src/openfeature.ts', opentelemetry: 'src/opentelemetry.ts' },
   format: ['esm'],
   dts: true,
   clean: true,

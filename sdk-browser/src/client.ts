@@ -31,6 +31,11 @@ export interface ClientEvents extends Record<string, unknown[]> {
 
 /** Options for {@link createClient}. */
 export interface ClientOptions {
+  /**
+   * Called after every read with its details and the current context, e.g. by
+   * `openTelemetry()` from `@vane/sdk-browser/opentelemetry`. Errors it throws are ignored.
+   */
+  onEvaluation?: ((details: EvaluationDetails<unknown>, context: Context) => void) | undefined
   /** The Vane server, e.g. `https://flags.example.com`. */
   url: string
   /** A client key: publishable, and limited to its allowed origins. */
@@ -180,6 +185,19 @@ export class VaneBrowserClient {
 
   /** Never throws: a missing flag, a type mismatch or no values yet give the default with an error code. */
   details<T>(flagKey: string, defaultValue: T): EvaluationDetails<T> {
+    const result = this.resolve(flagKey, defaultValue)
+    const hook = this.options.onEvaluation
+    if (hook !== undefined) {
+      try {
+        hook(result, this.context)
+      } catch {
+        // telemetry must never break a read
+      }
+    }
+    return result
+  }
+
+  private resolve<T>(flagKey: string, defaultValue: T): EvaluationDetails<T> {
     const hit = this.values.get(flagKey)
     if (hit === undefined) {
       const errorCode = this.ready ? 'FLAG_NOT_FOUND' : 'PROVIDER_NOT_READY'
