@@ -1,5 +1,7 @@
 import { attributeReader } from './context.js'
+import { affectedFlags } from './dependents.js'
 import { SnapshotValidationError } from './errors.js'
+import { MemberSet } from './members.js'
 import { bucketOf } from './murmur3.js'
 import { type CohortLookup, compileClause, type Predicate } from './operators.js'
 import { checkReferences, cohortSchema, flagSchema, parseSnapshot, type SnapshotIssue, toPointer } from './schema.js'
@@ -52,7 +54,12 @@ interface CompiledFlag {
 }
 
 interface CompiledCohort {
+  /** Built on demand from the definition and the sets, so a million-key list is not held twice. */
   readonly source: Cohort
+  /** The cohort without its member lists: all that references and dependants need. */
+  readonly definition: Cohort
+  readonly include: MemberSet
+  readonly exclude: MemberSet
   readonly matches: (ctx: Ctx, tables: Tables, depth: number) => boolean
 }
 
@@ -83,6 +90,8 @@ export interface Evaluator {
   cohort(cohortKey: string): Cohort | undefined
   /** The snapshot this evaluator was built from, with patches applied. */
   snapshot(): Snapshot
+  /** Flags whose value may change when `entity` `key` changes (see {@link affectedFlags}); reads no member lists. */
+  affectedFlags(entity: 'flag' | 'cohort', key: string): Set<string>
 }
 
 /**
@@ -251,9 +260,13 @@ function cohortCondition(key: string): Predicate {
   return (ctx, inCohort, depth) => inCohort(key, ctx, depth)
 }
 
-function compileCohort(cohort: Cohort): CompiledCohort {
-  const include = new Set(cohort.include)
-  const exclude = new Set(cohort.exclude)
+function compileCohort(
+  cohort: Cohort,
+  include: MemberSet = MemberSet.of(cohort.include),
+  exclude: MemberSet = MemberSet.of(cohort.exclude),
+): CompiledCohort {
+  const { include: _include, exclude: _exclude, ...definition } = cohort
+  let source: Cohort | undefined
   const clauses = (cohort.clauses ?? []).map(sharedClause)
   const rollout = cohort.rollout
   // a cohort with neither clauses nor a rollout is just its include list
@@ -261,7 +274,17 @@ function compileCohort(cohort: Cohort): CompiledCohort {
   const salt = rollout?.salt ?? cohort.key
   const readBucket = attributeReader(rollout?.bucketBy ?? 'targetingKey')
   return {
-    source: cohort,
+    include,
+    exclude,
+    definition,
+    get source() {
+      source ??= {
+        ...definition,
+        ...(include.size > 0 && { include: [...include] }),
+        ...(exclude.size > 0 && { exclude: [...exclude] }),
+      }
+      return source
+    },
     matches: (ctx, tables, depth) => {
       const key = targetingKey(ctx)
       if (typeof key === 'string') {
@@ -432,6 +455,10 @@ class CompiledEvaluator implements Evaluator {
     return this.tables.cohorts.get(cohortKey)?.source
   }
 
+  affectedFlags(entity: 'flag' | 'cohort', key: string): Set<string> {
+    return affectedFlags(definitions(this.tables), entity, key)
+  }
+
   snapshot(): Snapshot {
     const flags: Record<string, Flag> = {}
     const cohorts: Record<string, Cohort> = {}
@@ -456,6 +483,16 @@ function issuesOf(path: (string | number)[], error: { issues: { path: PropertyKe
   })
 }
 
+/** Flags and cohorts without member lists: what reference checks and dependants read. */
+function definitions(tables: Tables): Snapshot {
+  return {
+    environment: '',
+    version: 0,
+    flags: Object.fromEntries([...tables.flags].map(([k, f]) => [k, f.source])),
+    cohorts: Object.fromEntries([...tables.cohorts].map(([k, c]) => [k, c.definition])),
+  }
+}
+
 /**
  * Validates and applies one patch to copied tables. Only the changed entity is
  * compiled; references are checked against the tables, not by recompiling.
@@ -464,10 +501,7 @@ function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string | number
   const issues: SnapshotIssue[] = []
   const at = (...path: (string | number)[]) => [...prefix, ...path]
   const add = (path: (string | number)[], message: string) => issues.push({ path, pointer: toPointer(path), message })
-  const sources = () => ({
-    flags: Object.fromEntries([...tables.flags].map(([k, f]) => [k, f.source])),
-    cohorts: Object.fromEntries([...tables.cohorts].map(([k, c]) => [k, c.source])),
-  })
+  const sources = () => definitions(tables)
 
   if (patch.op === 'delete') {
     const map = patch.kind === 'flag' ? tables.flags : tables.cohorts
@@ -486,17 +520,13 @@ function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string | number
       add(at('key'), `unknown cohort "${patch.key}"`)
       throw new SnapshotValidationError(issues)
     }
-    const next: Cohort = { ...current.source }
-    for (const list of ['include', 'exclude'] as const) {
+    // the delta becomes an overlay on the compiled set, so the change costs what changed
+    const next = (list: 'include' | 'exclude'): MemberSet => {
       const added = patch.add?.[list] ?? []
       const removed = patch.remove?.[list] ?? []
-      if (added.length === 0 && removed.length === 0) continue
-      const members = new Set(current.source[list])
-      for (const key of added) members.add(key)
-      for (const key of removed) members.delete(key)
-      next[list] = [...members]
+      return added.length === 0 && removed.length === 0 ? current[list] : current[list].with(added, removed)
     }
-    tables.cohorts.set(patch.key, compileCohort(next))
+    tables.cohorts.set(patch.key, compileCohort(current.definition, next('include'), next('exclude')))
     return
   }
 

@@ -212,9 +212,10 @@ export class VaneBrowserClient {
   /**
    * Switches to another user: the stream restarts with the new context; `change` names what differs. Resolves
    * once values for the new context are loaded: at once when it is cached, else with the server's answer;
-   * rejects when the key is refused. In secure mode, pass the new targetingKey's hash.
+   * rejects when the key is refused or no values came within `timeoutMs`. In secure mode, pass the new
+   * targetingKey's hash.
    */
-  async identify(context: Context, hash?: string): Promise<void> {
+  async identify(context: Context, hash?: string, timeoutMs = 10_000): Promise<void> {
     this.context = context
     this.hash = hash
     this.ready = false
@@ -223,7 +224,8 @@ export class VaneBrowserClient {
     this.reconnect(0)
     const cached = this.readCache()
     if (cached !== undefined) this.replace(cached)
-    await this.loaded()
+    // bounded like waitForReady: with the server unreachable and nothing cached it must not hang the page
+    await this.loaded(timeoutMs)
   }
 
   close(): void {
@@ -276,7 +278,12 @@ export class VaneBrowserClient {
       if (!response.ok || response.body === null) throw failure(`stream answered ${response.status}`, response.status)
       this.backoff.succeeded(Date.now())
       await readSse(response.body, {
-        onEvent: (e) => generation === this.generation && this.handle(e),
+        onEvent: (e) => {
+          if (generation !== this.generation) return
+          // data arrived: earlier failures are forgiven, so streams closed on purpose do not lead to polling
+          this.backoff.reset()
+          this.handle(e)
+        },
         onActivity: alive,
       })
       throw new Error('stream ended')

@@ -34,6 +34,15 @@ export class Backoff {
     this.healthySince = now
   }
 
+  /**
+   * The connection delivered data: what failed before was not this server. A
+   * stream closed on purpose (a rolling deploy) then retries quickly instead
+   * of counting towards the fallback to polling.
+   */
+  reset(): void {
+    this.attempt = 0
+  }
+
   /** The connection failed at `now`; returns how long to wait before the next try. */
   failed(now: number): number {
     if (this.healthySince !== undefined && now - this.healthySince >= this.resetAfterMs) this.attempt = 0

@@ -1,5 +1,4 @@
 import {
-  affectedFlags,
   compileSnapshot,
   ErrorCode,
   type EvaluationResult,
@@ -339,7 +338,7 @@ export class VaneClient {
     const keys =
       patch === undefined
         ? changedKeys(previous, next)
-        : [...affectedFlags((patch.op === 'delete' ? previous : next).snapshot(), patch.kind, patch.key)]
+        : [...(patch.op === 'delete' ? previous : next).affectedFlags(patch.kind, patch.key)]
     if (keys.length > 0) this.events.emit('change', keys)
   }
 

@@ -113,7 +113,16 @@ export class DataSource {
       this.backoff.succeeded(platform.now())
       this.pollingSince = undefined
       this.options.onConnected('stream')
-      await readSse(response.body, { onEvent: (e) => this.handle(e), onActivity: armWatchdog })
+      let first = true
+      await readSse(response.body, {
+        onEvent: (e) => {
+          // data arrived: earlier failures are forgiven, so streams closed on purpose do not lead to polling
+          if (first) this.backoff.reset()
+          first = false
+          this.handle(e)
+        },
+        onActivity: armWatchdog,
+      })
       throw new Error('stream ended')
     } catch (error) {
       if (this.stopped) return

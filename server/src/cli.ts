@@ -34,7 +34,7 @@ try {
 }
 let stopping = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
     if (stopping) return
     stopping = true
     running.logger.info({ signal }, 'shutting down: finishing requests in flight')

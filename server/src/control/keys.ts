@@ -120,6 +120,7 @@ const usable = (key: ApiKeyRecord | undefined) => (key === undefined || key.revo
  */
 export class KeyAuthenticator {
   private readonly cache = new Map<string, { key: ApiKeyRecord | undefined; at: number }>()
+  private readonly unknown = new Map<string, { key: ApiKeyRecord | undefined; at: number }>()
   private readonly listeners = new Set<(key: ApiKeyRecord) => void>()
 
   constructor(
@@ -129,7 +130,7 @@ export class KeyAuthenticator {
 
   async authenticate(secret: string): Promise<ApiKeyRecord | undefined> {
     // keyed by the secret itself, so a request with a recently seen key skips hashing (OFREP's hot path)
-    const hit = this.cache.get(secret)
+    const hit = this.cache.get(secret) ?? this.unknown.get(secret)
     if (hit !== undefined && this.now() - hit.at < CACHE_MS) return usable(hit.key)
     const hash = await hashSecret(secret)
     let key: ApiKeyRecord | undefined
@@ -141,8 +142,10 @@ export class KeyAuthenticator {
       return usable(hit.key)
     }
     if (key !== undefined && !constantTimeEqual(key.hash, hash)) key = undefined
-    if (this.cache.size > 10_000) this.cache.clear()
-    this.cache.set(secret, { key, at: this.now() })
+    // unknown secrets go to their own bounded map, so a flood of junk tokens cannot evict the real keys
+    const cache = key === undefined ? this.unknown : this.cache
+    if (cache.size >= 10_000) cache.clear()
+    cache.set(secret, { key, at: this.now() })
     return usable(key)
   }
 

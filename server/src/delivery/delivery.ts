@@ -80,6 +80,9 @@ export interface DeliveryOptions {
  * streams of its environment, encoding it once for all server-SDK streams,
  * re-evaluating only affected flags for client streams.
  */
+/** The most changes a resume reads from the change log; further behind, a put is smaller. */
+const MAX_LOG_RESUME = 1024
+
 export class Delivery {
   private readonly subscribers = new Map<string, Set<Subscriber>>()
   private readonly recent = new Map<string, ChangeRecord[]>()
@@ -185,9 +188,16 @@ export class Delivery {
     const first = ring[0]
     if (first !== undefined && first.version <= after + 1)
       return ring.filter((c) => c.version > after && c.version <= current)
-    const fromLog = await this.options.store.changesSince(environment, after, current - after)
-    const contiguous = fromLog.every((c, i) => c.version === after + 1 + i)
-    return contiguous && fromLog.length === current - after ? fromLog : undefined
+    // further behind than the ring reaches: a put is smaller than a long history, and needs no database
+    if (current - after > Math.max(this.recentChanges, MAX_LOG_RESUME)) return undefined
+    try {
+      const fromLog = await this.options.store.changesSince(environment, after, current - after)
+      const contiguous = fromLog.every((c, i) => c.version === after + 1 + i)
+      return contiguous && fromLog.length === current - after ? fromLog : undefined
+    } catch {
+      // the database is down: streams keep working from memory, with a put
+      return undefined
+    }
   }
 
   /**

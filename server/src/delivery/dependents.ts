@@ -1,4 +1,4 @@
-import { affectedFlags as affected, type Evaluator } from '@vane/engine'
+import type { Evaluator } from '@vane/engine'
 import type { ChangeRecord } from '../storage/repository.js'
 
 /**
@@ -7,5 +7,5 @@ import type { ChangeRecord } from '../storage/repository.js'
  * re-evaluates only these for its own context.
  */
 export function affectedFlags(evaluator: Evaluator, change: ChangeRecord): Set<string> {
-  return affected(evaluator.snapshot(), change.entity, change.key)
+  return evaluator.affectedFlags(change.entity, change.key)
 }
