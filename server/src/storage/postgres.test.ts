@@ -5,7 +5,7 @@ import { repositoryContract } from './contract.js'
 import { environment } from './contract-fixtures.js'
 import { openPostgresStore } from './postgres.js'
 
-const url = process.env.VANE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const url = process.env.VANE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const schemas: string[] = []
 
 // every store gets a schema of its own, so that runs and tests never see each other's rows
@@ -17,7 +17,7 @@ async function open() {
   } catch (error) {
     throw new Error(
       `PostgreSQL at ${url} refused the test store (${String(error)}). Start PostgreSQL there or point ` +
-        'VANE_TEST_DATABASE_URL at a database the tests may create schemas in.',
+        'VANE_TEST_POSTGRES_URL at a database the tests may create schemas in.',
       { cause: error },
     )
   }
