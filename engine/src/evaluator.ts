@@ -2,7 +2,7 @@ import { attributeReader } from './context.js'
 import { affectedFlags } from './dependents.js'
 import { SnapshotValidationError } from './errors.js'
 import { MemberSet } from './members.js'
-import { bucketOf } from './murmur3.js'
+import { bucketer } from './murmur3.js'
 import { type CohortLookup, compileClause, type Predicate } from './operators.js'
 import { checkReferences, cohortSchema, flagSchema, parseSnapshot, type SnapshotIssue, toPointer } from './schema.js'
 import {
@@ -153,7 +153,7 @@ function compileServe(flag: Flag, serve: Serve, ruleId: string | undefined): Dec
     bounds.push(upper)
     results.push(result(flag, variant, Reason.SPLIT, extra))
   }
-  const salt = serve.rollout.salt ?? flag.key
+  const bucketFor = bucketer(serve.rollout.salt ?? flag.key)
   const read = attributeReader(serve.rollout.bucketBy ?? 'targetingKey')
   if (results.length === 1) {
     // still needs the attribute: moving from 99.999 % to 100 % must not change who gets an error
@@ -163,7 +163,7 @@ function compileServe(flag: Flag, serve: Serve, ruleId: string | undefined): Dec
   return (ctx) => {
     const by = bucketValue(read(ctx))
     if (by === undefined) return undefined
-    const bucket = bucketOf(salt, by)
+    const bucket = bucketFor(by)
     for (let i = 0; i < bounds.length; i++) if (bucket < bounds[i]!) return results[i]
     return results[results.length - 1]
   }
@@ -271,7 +271,7 @@ function compileCohort(
   const rollout = cohort.rollout
   // a cohort with neither clauses nor a rollout is just its include list
   const openToAll = clauses.length > 0 || rollout !== undefined
-  const salt = rollout?.salt ?? cohort.key
+  const bucket = bucketer(rollout?.salt ?? cohort.key)
   const readBucket = attributeReader(rollout?.bucketBy ?? 'targetingKey')
   return {
     include,
@@ -295,7 +295,7 @@ function compileCohort(
       for (const clause of clauses) if (!clause(ctx, tables.inCohort, depth)) return false
       if (rollout === undefined) return true
       const by = bucketValue(readBucket(ctx))
-      return by !== undefined && bucketOf(salt, by) < rollout.weight
+      return by !== undefined && bucket(by) < rollout.weight
     },
   }
 }

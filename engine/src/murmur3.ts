@@ -108,3 +108,90 @@ export const BUCKETS = 100_000
 export function bucketOf(salt: string, value: string): number {
   return hashParts(salt, '/', value, 0) % BUCKETS
 }
+
+/** The hash state after an ASCII prefix: full blocks mixed, up to three bytes pending. */
+interface PrefixState {
+  h: number
+  pending: number
+  count: number
+  length: number
+}
+
+function prefixState(prefix: string): PrefixState | undefined {
+  let h = 0
+  let i = 0
+  for (let j = 0; j < prefix.length; j++) if (prefix.charCodeAt(j) >= 0x80) return undefined
+  const end = prefix.length - (prefix.length & 3)
+  for (; i < end; i += 4)
+    h = mix(
+      h,
+      prefix.charCodeAt(i) |
+        (prefix.charCodeAt(i + 1) << 8) |
+        (prefix.charCodeAt(i + 2) << 16) |
+        (prefix.charCodeAt(i + 3) << 24),
+    )
+  let pending = 0
+  for (let j = 0; i < prefix.length; i++, j++) pending |= prefix.charCodeAt(i) << (j * 8)
+  return { h, pending, count: prefix.length & 3, length: prefix.length }
+}
+
+/** Continues an ASCII prefix's hash over an ASCII `value`; -1 as soon as `value` is not ASCII. */
+function hashAsciiAfter(state: PrefixState, value: string): number {
+  let h = state.h
+  let block = state.pending
+  const shift = state.count << 3
+  const n = value.length
+  const end = n - (n & 3)
+  let i = 0
+  for (; i < end; i += 4) {
+    const c0 = value.charCodeAt(i)
+    const c1 = value.charCodeAt(i + 1)
+    const c2 = value.charCodeAt(i + 2)
+    const c3 = value.charCodeAt(i + 3)
+    if ((c0 | c1 | c2 | c3) >= 0x80) return -1
+    const word = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24)
+    if (shift === 0) h = mix(h, word)
+    else {
+      h = mix(h, block | (word << shift))
+      block = word >>> (32 - shift)
+    }
+  }
+  let filled = state.count
+  for (; i < n; i++) {
+    const c = value.charCodeAt(i)
+    if (c >= 0x80) return -1
+    block |= c << (filled << 3)
+    if (++filled === 4) {
+      h = mix(h, block)
+      block = 0
+      filled = 0
+    }
+  }
+  const length = state.length + n
+  if ((length & 3) > 0) {
+    let k = Math.imul(block, C1)
+    k = (k << 15) | (k >>> 17)
+    h ^= Math.imul(k, C2)
+  }
+  h ^= length
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/**
+ * `bucketOf` for one salt, compiled: the salt and "/" are hashed once, and
+ * ASCII values (nearly every key) continue from there in a tight loop; any
+ * other value takes the general path. Same buckets as `bucketOf`.
+ */
+export function bucketer(salt: string): (value: string) => number {
+  const state = prefixState(`${salt}/`)
+  if (state === undefined) return (value) => bucketOf(salt, value)
+  return (value) => {
+    const hash = hashAsciiAfter(state, value)
+    return hash === -1 ? bucketOf(salt, value) : hash % BUCKETS
+  }
+}
