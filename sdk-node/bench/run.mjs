@@ -30,7 +30,7 @@ import vane from '../../engine/bench/contestants/vane.mjs'
 import { BATCH, cyclingTask, fullGc, measureBuild } from '../../engine/bench/harness.mjs'
 import { buildMix, buildPool, MANY_FLAGS, POOL_SIZE, W1, W2, W3 } from '../../engine/bench/workloads.mjs'
 import { compileSnapshot } from '../../engine/dist/index.js'
-import { freePort as freePortOn, request as httpRequest } from '../../server/bench/http.mjs'
+import { awaitServer, freePort as freePortOn, request as httpRequest } from '../../server/bench/http.mjs'
 import { createClient } from '../dist/index.js'
 import { VaneProvider } from '../dist/openfeature.js'
 
@@ -116,23 +116,7 @@ async function startServer(dataDir) {
     NODE_ENV: 'production',
   })
   server = spawn(process.execPath, [cli, 'serve'], { cwd: repoDir, env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  const keep = (chunk) => {
-    serverLog.push(...chunk.toString('utf8').split('\n').filter(Boolean))
-    if (serverLog.length > 200) serverLog.splice(0, serverLog.length - 200)
-  }
-  server.stdout.on('data', keep)
-  server.stderr.on('data', keep)
-  const exited = new Promise((_, reject) =>
-    server.once('exit', (code) => reject(new Error(`server exited (${code}):\n${serverLog.slice(-20).join('\n')}`))),
-  )
-  exited.catch(() => {})
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    const ready = await Promise.race([request('GET', '/readyz').catch(() => undefined), exited])
-    if (ready?.status === 200) break
-    if (Date.now() > deadline) throw new Error(`server not ready within 20 s:\n${serverLog.slice(-20).join('\n')}`)
-    await sleep(100)
-  }
+  await awaitServer(server, { log: serverLog, probe: () => request('GET', '/readyz') })
 }
 
 async function stopServer() {

@@ -57,3 +57,31 @@ export function request({ host, port, agent }, method, path, { body, key, timeou
     req.end(payload)
   })
 }
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Keeps the last `keep` lines a server process prints in `log`, and resolves once
+ * `probe()` answers 200 (its /readyz); rejects with the log's tail when the process
+ * exits or `timeoutMs` passes first.
+ */
+export async function awaitServer(child, { name = 'server', log, keep = 200, probe, timeoutMs = 20_000 }) {
+  const collect = (chunk) => {
+    log.push(...chunk.toString('utf8').split('\n').filter(Boolean))
+    if (log.length > keep) log.splice(0, log.length - keep)
+  }
+  child.stdout.on('data', collect)
+  child.stderr.on('data', collect)
+  const exited = new Promise((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}):\n${log.slice(-20).join('\n')}`))),
+  )
+  exited.catch(() => {})
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const ready = await Promise.race([probe().catch(() => undefined), exited])
+    if (ready?.status === 200) return
+    if (Date.now() > deadline)
+      throw new Error(`${name} not ready within ${timeoutMs / 1000} s:\n${log.slice(-20).join('\n')}`)
+    await sleep(100)
+  }
+}

@@ -19,7 +19,7 @@ import http from 'node:http'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
+import { awaitServer, freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
 import { openSse } from './sse.mjs'
 import { buildFlags, FLAG_COUNT } from './workload.mjs'
 
@@ -190,23 +190,7 @@ async function startServer(dataDir) {
   const args = [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), cli, 'serve']
   server = spawnNode(args, { cwd: serverDir, env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   serverPid = server.pid // bash execs node: same pid
-  const keep = (chunk) => {
-    serverLog.push(...chunk.toString('utf8').split('\n').filter(Boolean))
-    if (serverLog.length > 200) serverLog.splice(0, serverLog.length - 200)
-  }
-  server.stdout.on('data', keep)
-  server.stderr.on('data', keep)
-  const exited = new Promise((_, reject) =>
-    server.once('exit', (code) => reject(new Error(`server exited (${code}):\n${serverLog.slice(-20).join('\n')}`))),
-  )
-  exited.catch(() => {})
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    const ready = await Promise.race([request('GET', '/readyz').catch(() => undefined), exited])
-    if (ready?.status === 200) break
-    if (Date.now() > deadline) throw new Error(`server not ready within 20 s:\n${serverLog.slice(-20).join('\n')}`)
-    await sleep(100)
-  }
+  await awaitServer(server, { log: serverLog, probe: () => request('GET', '/readyz') })
   const comm = readFileSync(`/proc/${serverPid}/comm`, 'utf8').trim()
   if (comm !== 'node' && comm !== 'MainThread') throw new Error(`pid ${serverPid} is "${comm}", not the server`)
 }

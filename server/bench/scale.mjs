@@ -18,7 +18,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
+import { awaitServer, freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
 import { openSse } from './sse.mjs'
 
 const env = process.env
@@ -95,23 +95,7 @@ async function startVane(name, extra, args = []) {
   children.add(child)
   const log = []
   logs.set(name, log)
-  const keep = (chunk) => {
-    log.push(...chunk.toString('utf8').split('\n').filter(Boolean))
-    if (log.length > 50) log.splice(0, log.length - 50)
-  }
-  child.stdout.on('data', keep)
-  child.stderr.on('data', keep)
-  const exited = new Promise((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`${name} exited (${code}):\n${log.slice(-20).join('\n')}`))),
-  )
-  exited.catch(() => {})
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const ready = await Promise.race([request(port, 'GET', '/readyz').catch(() => undefined), exited])
-    if (ready?.status === 200) break
-    if (Date.now() > deadline) throw new Error(`${name} not ready within 30 s:\n${log.slice(-20).join('\n')}`)
-    await sleep(100)
-  }
+  await awaitServer(child, { name, log, keep: 50, probe: () => request(port, 'GET', '/readyz'), timeoutMs: 30_000 })
   return { name, port, child }
 }
 
