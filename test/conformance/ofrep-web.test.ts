@@ -15,28 +15,17 @@
  * - A page from an origin the client key does not allow cannot evaluate: the browser refuses the fetch (CORS).
  */
 import { readFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type LoadedCase, loadSpec } from '../spec/load.js'
+import { closePages, HTML, JS, launchChromium, servePages } from '../support/browser.js'
 import { mapLimit, sleep, type Vane, VaneServers } from '../support/server.js'
 import { type LoadedSnapshot, loadSnapshot } from '../support/snapshot.js'
 import { type ClientDetails, clientContextOf, compareDetails, defaultFor, mappingFor } from './ofrep-cases.js'
 
-const CHROMIUM = process.env.VANE_TEST_CHROMIUM ?? '/usr/bin/chromium'
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 /** Cases per spec file in the browser subset (at most); `VANE_CONFORMANCE_WEB=all` runs every case it can. */
 const PER_FILE = process.env.VANE_CONFORMANCE_WEB === 'all' ? Number.POSITIVE_INFINITY : 6
 /** How long a live change may take to reach the page. */
@@ -74,29 +63,17 @@ const subsets = spec.map((file) => ({
   ),
 }))
 
-/** A static server for the page; each instance is its own origin. */
-async function servePage(bundle: string): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname
-    const body =
-      path === '/' ? PAGE_HTML : path === '/bundle.js' ? bundle : path === '/page.js' ? PAGE_SCRIPT : undefined
-    if (body === undefined) {
-      res.writeHead(404).end()
-      return
-    }
-    const type = path === '/' ? 'text/html; charset=utf-8' : 'text/javascript; charset=utf-8'
-    res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
-}
-
-const closeServer = (server: Server | undefined) =>
-  new Promise<void>((resolve) => {
-    if (server === undefined) return resolve()
-    server.close(() => resolve())
-    server.closeAllConnections()
-  })
+/** The page, its bundle and script, from a static server of their own origin. */
+const servePage = (bundle: string) =>
+  servePages((path) =>
+    path === '/'
+      ? { body: PAGE_HTML, type: HTML }
+      : path === '/bundle.js'
+        ? { body: bundle, type: JS }
+        : path === '/page.js'
+          ? { body: PAGE_SCRIPT, type: JS }
+          : undefined,
+  )
 
 interface Running {
   vane: Vane
@@ -147,7 +124,7 @@ beforeAll(async () => {
   const bundle = bundled.outputFiles[0]!.text
   allowed = await servePage(bundle)
   forbidden = await servePage(bundle)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 })
+  browser = await launchChromium()
 
   await mapLimit(subsets, 4, async ({ file }) => {
     const vane = await servers.start()
@@ -163,7 +140,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close().catch(() => {})
-  await Promise.all([closeServer(allowed?.server), closeServer(forbidden?.server)])
+  await Promise.all([closePages(allowed?.server), closePages(forbidden?.server)])
   await servers.stopAll()
 }, 30_000)
 

@@ -16,25 +16,14 @@
  *   against `page.on('response')` so that no response goes unread.
  */
 import { readFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
-import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core'
+import type { Browser, CDPSession, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { closePages, HTML, JS, launchChromium, servePages } from '../support/browser.js'
 import { sleep, type Vane, VaneServers } from '../support/server.js'
 
-const CHROMIUM = process.env.VANE_TEST_CHROMIUM ?? '/usr/bin/chromium'
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 /** How long a change may take to reach the page. */
 const LIVE_BOUND_MS = 10_000
 
@@ -67,41 +56,21 @@ const RULE_MATERIAL = [
   'endsWith',
 ]
 
-/** A static server for the page (and the example); each instance is its own origin. */
-async function serveStatic(bundle: string): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname
-    let body: string | Buffer | undefined
-    let type = 'text/javascript; charset=utf-8'
-    if (path === '/') {
-      body = PAGE_HTML
-      type = 'text/html; charset=utf-8'
-    } else if (path === '/bundle.js') body = bundle
-    else if (path === '/page.js') body = PAGE_SCRIPT
-    else if (path === '/docs/examples/browser.html') {
-      body = readFileSync(new URL('docs/examples/browser.html', ROOT))
-      type = 'text/html; charset=utf-8'
-    } else if (/^\/sdk-browser\/dist\/[\w.-]+\.js$/.test(path))
+/** The test page, the example page and the SDK's dist, from a static server of their own origin. */
+const serveStatic = (bundle: string) =>
+  servePages((path) => {
+    if (path === '/') return { body: PAGE_HTML, type: HTML }
+    if (path === '/bundle.js') return { body: bundle, type: JS }
+    if (path === '/page.js') return { body: PAGE_SCRIPT, type: JS }
+    if (path === '/docs/examples/browser.html')
+      return { body: readFileSync(new URL('docs/examples/browser.html', ROOT)), type: HTML }
+    if (/^\/sdk-browser\/dist\/[\w.-]+\.js$/.test(path))
       try {
-        body = readFileSync(new URL(path.slice(1), ROOT))
+        return { body: readFileSync(new URL(path.slice(1), ROOT)), type: JS }
       } catch {
-        body = undefined
+        return undefined
       }
-    if (body === undefined) {
-      res.writeHead(404).end()
-      return
-    }
-    res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
-}
-
-const closeServer = (server: Server | undefined) =>
-  new Promise<void>((resolve) => {
-    if (server === undefined) return resolve()
-    server.close(() => resolve())
-    server.closeAllConnections()
+    return undefined
   })
 
 /** One response as the page received it, body included. */
@@ -248,7 +217,7 @@ beforeAll(async () => {
   const bundle = bundled.outputFiles[0]!.text
   allowed = await serveStatic(bundle)
   forbidden = await serveStatic(bundle)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 })
+  browser = await launchChromium()
 
   vane = await servers.start()
   await vane.admin('POST', '/admin/v1/environments', { key: ENV }, [201])
@@ -265,7 +234,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close().catch(() => {})
-  await Promise.all([closeServer(allowed?.server), closeServer(forbidden?.server)])
+  await Promise.all([closePages(allowed?.server), closePages(forbidden?.server)])
   await servers.stopAll()
 }, 30_000)
 
