@@ -68,13 +68,6 @@ export interface AppOptions {
  * const res = await app.request('/healthz')
  */
 export function createApp(options: AppOptions): Hono<AppEnv> {
-  const deps = {
-    store: options.store,
-    hub: options.hub,
-    feed: options.feed,
-    auth: options.auth,
-    publicUrl: options.publicUrl,
-  }
   const app = new Hono<AppEnv>()
   app.use(requestId())
   app.use(telemetry({ ...(options.onRequest !== undefined && { onRequest: options.onRequest }) }))
@@ -106,28 +99,20 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   admin.use((c, next) => (/^\/admin\/v1\/cohorts\/[^/]+\/members$/.test(c.req.path) ? next() : limit(c, next)))
   admin.use(requireKey({ auth: options.auth, kinds: ['admin'] }))
   admin.use(rateLimit(options.rateLimit ?? { perSecond: 100, burst: 200 }))
-  admin.route('/', environmentRoutes(deps))
-  admin.route('/', flagRoutes(deps))
-  admin.route('/', targetingRoutes(deps))
-  admin.route('/', cohortRoutes(deps))
-  admin.route('/', keyRoutes(deps))
-  admin.route('/', auditRoutes(deps))
-  admin.route('/', impactRoutes(deps))
+  admin.route('/', environmentRoutes(options))
+  admin.route('/', flagRoutes(options))
+  admin.route('/', targetingRoutes(options))
+  admin.route('/', cohortRoutes(options))
+  admin.route('/', keyRoutes(options))
+  admin.route('/', auditRoutes(options))
+  admin.route('/', impactRoutes(options))
   app.route('/admin/v1', openApiRoutes({ bodyLimit: BODY_LIMIT, version: options.version ?? '0.1.0' }))
   app.route('/admin/v1', admin)
   // trigger URLs take no API key, so their bodies are capped before anything reads them
   app.use('/hooks/*', limit)
-  app.route('/hooks/v1', hookRoutes(deps))
+  app.route('/hooks/v1', hookRoutes(options))
 
   // evaluation and streams: server and client keys, never the database on the hot path
-  const delivery = {
-    hub: options.hub,
-    delivery: options.delivery,
-    tokens: options.tokens,
-    store: options.store,
-    publicUrl: options.publicUrl,
-    ...(options.onEvaluate !== undefined && { onEvaluate: options.onEvaluate }),
-  }
   const cors = evaluationCors({ store: options.store })
   const evalLimit = rateLimit(options.evaluationRateLimit ?? { perSecond: 20_000, burst: 40_000 })
   const anyKey = requireKey({ auth: options.auth, kinds: ['server', 'client'] })
@@ -136,11 +121,11 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.use('/ofrep/v1/evaluate/*', anyKey, checkOrigin(), evalLimit)
   app.use('/client/v1/*', anyKey, checkOrigin(), evalLimit)
   app.use('/sdk/v1/*', serverKey, evalLimit)
-  app.route('/ofrep/v1', ofrepRoutes(delivery))
-  app.route('/ofrep/v1', ofrepEventRoutes(delivery))
-  app.route('/sdk/v1', sdkRoutes(delivery))
-  app.route('/sdk/v1', outcomeRoutes(deps))
-  app.route('/client/v1', clientRoutes(delivery))
+  app.route('/ofrep/v1', ofrepRoutes(options))
+  app.route('/ofrep/v1', ofrepEventRoutes(options))
+  app.route('/sdk/v1', sdkRoutes(options))
+  app.route('/sdk/v1', outcomeRoutes(options))
+  app.route('/client/v1', clientRoutes(options))
 
   options.extend?.(app)
 
