@@ -43,3 +43,22 @@ describe('local change feed', () => {
     expect(seen).toEqual([1, 2, 3])
   })
 })
+
+describe('local change feed catch-up', () => {
+  it('reports a failed read to its caller and keeps working after it', async () => {
+    let fail = true
+    const log = [change('a', 1)]
+    const feed = createLocalFeed({
+      load: async (_env, after) => {
+        if (fail) throw new Error('connection terminated')
+        return log.filter((c) => c.version > after)
+      },
+    })
+    const seen: number[] = []
+    feed.subscribe((c) => seen.push(c.version))
+    await expect(feed.catchUp('a')).rejects.toThrow('connection terminated')
+    fail = false
+    await feed.catchUp('a')
+    expect(seen).toEqual([1])
+  })
+})

@@ -82,7 +82,11 @@ export function createLocalFeed(options: LocalFeedOptions = {}): ChangeFeed {
         if (changes.length < 1000) return
       }
     })
-    catchUps.set(environment, next)
+    // the chain stays usable after a failed read; the caller still sees the failure
+    catchUps.set(
+      environment,
+      next.catch(() => {}),
+    )
     return next
   }
   return {

@@ -77,7 +77,8 @@ export class PostgresFeed {
     })
     client.on('notification', (message) => {
       const [environment] = (message.payload ?? '').split(':')
-      if (environment) void this.follow(environment)
+      // a failed read (the database dropped us) is retried by the reconcile loop; it must not crash the process
+      if (environment) this.follow(environment).catch((error: Error) => this.options.onError?.(error))
     })
     client.on('error', (error) => this.lost(client, error))
     client.on('end', () => this.lost(client, new Error('the LISTEN connection ended')))
