@@ -739,6 +739,57 @@ describe('evaluateAll', () => {
     for (const r of Object.values(invalid)) expect(r).toMatchObject({ reason: 'ERROR', errorCode: 'INVALID_CONTEXT' })
     expect(Object.keys(e.evaluateAll()).sort()).toEqual(['f', 'off', 'on', 'split'])
   })
+
+  it('evaluateEach hands over the same results, in the same order, without the record', () => {
+    for (const context of [{ targetingKey: 'u1', plan: 'pro' }, { targetingKey: 'u2' }, {}, 42, undefined]) {
+      const seen: [string, unknown][] = []
+      e.evaluateEach(context, (key, result) => seen.push([key, result]))
+      expect(seen).toEqual(Object.entries(e.evaluateAll(context)))
+    }
+  })
+
+  it('evaluateEach lets an error thrown by the visitor through, after the flags before it', () => {
+    const seen: string[] = []
+    const visit = (key: string) => {
+      seen.push(key)
+      if (seen.length === 2) throw new Error('visitor failed')
+    }
+    expect(() => e.evaluateEach({ targetingKey: 'u1' }, visit)).toThrow('visitor failed')
+    expect(seen).toEqual(Object.keys(e.evaluateAll({ targetingKey: 'u1' })).slice(0, 2))
+  })
+})
+
+describe('compiled sources', () => {
+  const rules = [
+    { id: 'nl', clauses: [{ attribute: 'country', op: 'in' as const, values: ['NL', 'BE'] }], serve: { variant: 'a' } },
+  ]
+  const flags = [
+    stringFlag('one', { rules }),
+    stringFlag('two', { rules, description: 'same rules, other flag' }),
+    stringFlag('three', { rules: [{ ...rules[0]!, serve: { variant: 'b' } }] }),
+  ]
+  const e = compile(flags)
+
+  it('give back what was compiled', () => {
+    for (const flag of flags) expect(e.flag(flag.key)).toEqual(flag)
+    expect(e.snapshot()).toEqual(build(flags))
+  })
+
+  it('store equal parts once, across flags and within them', () => {
+    expect(e.flag('one')!.rules).toBe(e.flag('two')!.rules)
+    expect(e.flag('one')!.variants).toBe(e.flag('three')!.variants)
+    expect(e.flag('one')!.rules![0]!.clauses).toBe(e.flag('three')!.rules![0]!.clauses)
+    expect(e.flag('one')!.rules).not.toBe(e.flag('three')!.rules)
+  })
+
+  it('are frozen, so a shared part cannot be changed through one flag', () => {
+    const one = e.flag('one')!
+    expect(Object.isFrozen(one)).toBe(true)
+    expect(() => {
+      ;(one.rules![0]!.clauses![0]!.values as string[]).push('DE')
+    }).toThrow(TypeError)
+    expect(e.evaluate('two', { targetingKey: 'u', country: 'DE' }, 'x')).toMatchObject({ variant: 'c' })
+  })
 })
 
 describe('apply', () => {

@@ -1,9 +1,15 @@
-import { attributeReader } from './context.js'
 import { affectedFlags } from './dependents.js'
 import { SnapshotValidationError } from './errors.js'
 import { MemberSet } from './members.js'
-import { bucketer } from './murmur3.js'
-import { type CohortLookup, compileClause, type Predicate } from './operators.js'
+import { Bucketer } from './murmur3.js'
+import {
+  attributePath,
+  type CohortLookup,
+  type Condition,
+  compileCondition,
+  readAttribute,
+  testCondition,
+} from './operators.js'
 import { checkReferences, cohortSchema, flagSchema, parseSnapshot, type SnapshotIssue, toPointer } from './schema.js'
 import {
   type Clause,
@@ -45,12 +51,109 @@ function createTables(flags: Map<string, CompiledFlag>, cohorts: Map<string, Com
   return tables
 }
 
-interface CompiledFlag {
-  readonly source: Flag
-  /** `typeof` a default must have (`object` also excludes null), checked without a table lookup. */
-  readonly defaultType: 'boolean' | 'string' | 'number' | 'object'
-  /** Decides for a context; `undefined` when a rollout lacks its bucketing attribute. */
-  readonly run: (ctx: Ctx, tables: Tables, depth: number) => Result | undefined
+/**
+ * A rollout compiled to its precomputed results and their upper bucket bounds,
+ * laid out in the flag's variant order so that reordering `weights` moves nobody.
+ */
+class Rollout {
+  private readonly path: readonly string[] | undefined
+  private readonly byKey: boolean
+  constructor(
+    private readonly results: readonly Result[],
+    private readonly bounds: readonly number[],
+    private readonly attribute: string,
+    private readonly bucketer: Bucketer,
+  ) {
+    this.path = attributePath(attribute)
+    this.byKey = attribute === 'targetingKey'
+  }
+
+  /** The result for a context (`key`: its targetingKey); `undefined` when it lacks the bucketing attribute. */
+  decide(ctx: Ctx, key: string | undefined): Result | undefined {
+    const by = this.byKey ? key : bucketValue(readAttribute(ctx, this.attribute, this.path))
+    if (by === undefined) return undefined
+    const results = this.results
+    // a single variant still needs the attribute: moving from 99.999 % to 100 % must not change who gets an error
+    if (results.length === 1) return results[0]
+    const bucket = this.bucketer.bucket(by)
+    const bounds = this.bounds
+    for (let i = 0; i < bounds.length; i++) if (bucket < bounds[i]!) return results[i]
+    return results[results.length - 1]
+  }
+}
+
+/** What a rule or the fallthrough serves: a fixed result, or a rollout. */
+type Served = Result | Rollout
+
+function serve(served: Served, ctx: Ctx, key: string | undefined): Result | undefined {
+  return served instanceof Rollout ? served.decide(ctx, key) : served
+}
+
+interface Prerequisite {
+  readonly key: string
+  readonly variants: ReadonlySet<string>
+}
+
+/**
+ * A flag compiled to plain data that one function ({@link run}) interprets, so
+ * that every flag goes through the same monomorphic code. Absent parts are
+ * undefined rather than empty collections: a plain flag is one small object.
+ */
+class CompiledFlag {
+  constructor(
+    readonly source: Flag,
+    /** `typeof` a default must have (`object` also excludes null), checked without a table lookup. */
+    readonly defaultType: 'boolean' | 'string' | 'number' | 'object',
+    readonly archived: boolean,
+    /** The result whatever the context: killed, disabled, or nothing to decide. */
+    readonly fixed: Result | undefined,
+    readonly prerequisites: readonly Prerequisite[] | undefined,
+    readonly prerequisiteFailed: Result | undefined,
+    readonly targets: ReadonlyMap<string, Result> | undefined,
+    /** Every enabled rule's conditions (cohorts first, then clauses), rule after rule. */
+    readonly conditions: readonly Condition[] | undefined,
+    /** Index in `conditions` just past each rule's last condition. */
+    readonly ruleEnds: readonly number[] | undefined,
+    readonly ruleServes: readonly Served[] | undefined,
+    readonly fallthrough: Served | undefined,
+  ) {}
+}
+
+/**
+ * Decides a flag for a context whose `targetingKey` (`key`) was read and checked
+ * once by the caller; `undefined` when a rollout lacks its bucketing attribute.
+ */
+function run(flag: CompiledFlag, ctx: Ctx, key: string | undefined, tables: Tables, depth: number): Result | undefined {
+  const fixed = flag.fixed
+  if (fixed !== undefined) return fixed
+  const prerequisites = flag.prerequisites
+  if (prerequisites !== undefined) {
+    for (let i = 0; i < prerequisites.length; i++) {
+      const p = prerequisites[i]!
+      const dependency = tables.flags.get(p.key)
+      const missing = dependency === undefined || dependency.archived || depth >= MAX_DEPTH
+      const outcome = missing ? undefined : run(dependency, ctx, key, tables, depth + 1)
+      if (outcome?.variant === undefined || !p.variants.has(outcome.variant)) return flag.prerequisiteFailed
+    }
+  }
+  const targets = flag.targets
+  if (targets !== undefined && key !== undefined) {
+    const hit = targets.get(key)
+    if (hit !== undefined) return hit
+  }
+  const conditions = flag.conditions
+  if (conditions !== undefined) {
+    const ends = flag.ruleEnds!
+    const inCohort = tables.inCohort
+    let i = 0
+    for (let r = 0; r < ends.length; r++) {
+      const end = ends[r]!
+      while (i < end && testCondition(conditions[i]!, ctx, inCohort, depth)) i++
+      if (i === end) return serve(flag.ruleServes![r]!, ctx, key)
+      i = end
+    }
+  }
+  return serve(flag.fallthrough!, ctx, key)
 }
 
 interface CompiledCohort {
@@ -79,6 +182,12 @@ export interface Evaluator {
   /** Every flag for one context, keyed by flag key; never throws. */
   evaluateAll(context?: unknown): Record<string, EvaluationResult>
   /**
+   * `evaluateAll` without building the record: hands each live flag's result to
+   * `visit`, in the snapshot's flag order. For callers that serialise or fold the
+   * results at once (a bulk endpoint); a throwing `visit` propagates.
+   */
+  evaluateEach(context: unknown, visit: (flagKey: string, result: EvaluationResult) => void): void
+  /**
    * Applies one change (or several, in order) and returns a new evaluator;
    * this one is left untouched and keeps working. Throws `SnapshotValidationError`
    * when the change would leave the snapshot invalid.
@@ -106,9 +215,10 @@ export function compileSnapshot(snapshot: unknown): Evaluator {
   const parsed = parseSnapshot(snapshot)
   if (!parsed.success) throw new SnapshotValidationError(parsed.issues)
   const { data } = parsed
+  const compiler = new Compiler()
   const tables = createTables(new Map(), new Map())
-  for (const [key, flag] of Object.entries(data.flags)) tables.flags.set(key, compileFlag(flag))
-  for (const [key, cohort] of Object.entries(data.cohorts)) tables.cohorts.set(key, compileCohort(cohort))
+  for (const [key, flag] of Object.entries(data.flags)) tables.flags.set(key, compiler.flag(flag))
+  for (const [key, cohort] of Object.entries(data.cohorts)) tables.cohorts.set(key, compiler.cohort(cohort))
   return new CompiledEvaluator(data.environment, data.version, tables)
 }
 
@@ -120,53 +230,18 @@ function freezeDeep<T>(value: T): T {
   return value
 }
 
-function result(flag: Flag, variant: string, reason: Reason, extra?: { ruleId?: string; killed?: boolean }): Result {
-  const r: { -readonly [K in keyof Result]: Result[K] } = {
-    value: freezeDeep(flag.variants[variant] as JsonValue),
-    variant,
-    reason,
-    flagVersion: flag.version,
-  }
-  if (extra?.ruleId !== undefined) r.ruleId = extra.ruleId
-  if (extra?.killed) r.killed = true
-  return Object.freeze(r)
+/** A precomputed result; built as one literal per shape, so its fields sit inside the object. */
+function result(flag: Flag, variant: string, reason: Reason, ruleId?: string, killed?: true): Result {
+  const value = freezeDeep(flag.variants[variant] as JsonValue)
+  const flagVersion = flag.version
+  if (killed) return Object.freeze({ value, variant, reason, flagVersion, killed })
+  if (ruleId !== undefined) return Object.freeze({ value, variant, reason, flagVersion, ruleId })
+  return Object.freeze({ value, variant, reason, flagVersion })
 }
 
-/** A serve compiled to a decision: fixed, or a rollout over precomputed results. */
-type Decide = (ctx: Ctx) => Result | undefined
-
-function compileServe(flag: Flag, serve: Serve, ruleId: string | undefined): Decide {
-  const extra = ruleId === undefined ? undefined : { ruleId }
-  if ('variant' in serve) {
-    const fixed = result(flag, serve.variant, ruleId === undefined ? Reason.DEFAULT : Reason.TARGETING_MATCH, extra)
-    return () => fixed
-  }
-  const { weights } = serve.rollout
-  // buckets are laid out in the flag's variant order, so reordering `weights` moves nobody
-  const bounds: number[] = []
-  const results: Result[] = []
-  let upper = 0
-  for (const variant of Object.keys(flag.variants)) {
-    const weight = Object.hasOwn(weights, variant) ? (weights[variant] ?? 0) : 0
-    if (weight === 0) continue
-    upper += weight
-    bounds.push(upper)
-    results.push(result(flag, variant, Reason.SPLIT, extra))
-  }
-  const bucketFor = bucketer(serve.rollout.salt ?? flag.key)
-  const read = attributeReader(serve.rollout.bucketBy ?? 'targetingKey')
-  if (results.length === 1) {
-    // still needs the attribute: moving from 99.999 % to 100 % must not change who gets an error
-    const only = results[0]!
-    return (ctx) => (bucketValue(read(ctx)) === undefined ? undefined : only)
-  }
-  return (ctx) => {
-    const by = bucketValue(read(ctx))
-    if (by === undefined) return undefined
-    const bucket = bucketFor(by)
-    for (let i = 0; i < bounds.length; i++) if (bucket < bounds[i]!) return results[i]
-    return results[results.length - 1]
-  }
+/** Arrays built by `push` keep spare capacity; compiled tables live long, so they keep none. */
+function exact<T>(items: T[]): readonly T[] {
+  return items.slice()
 }
 
 /** Strings hash as they are; finite numbers as their decimal string; anything else cannot be bucketed. */
@@ -176,127 +251,210 @@ function bucketValue(value: unknown): string | undefined {
   return undefined
 }
 
-// Compiled clauses are pure functions of the clause, so flags that repeat a
-// clause (the same country list, the same email domain) share one compiled
-// predicate, its Set and its RE2 program.
-const clauseCache = new Map<string, Predicate>()
-const CLAUSE_CACHE_LIMIT = 10_000
+/**
+ * Compiles the flags and cohorts of one snapshot (or one patch). Definitions
+ * repeat themselves — the same variants, clauses, country lists and serves in
+ * flag after flag — so equal parts of the sources are stored once, frozen, and
+ * equal clauses compile to one shared condition: memory grows with what is
+ * distinct, not with the number of flags.
+ */
+class Compiler {
+  private readonly parts = new Map<string, unknown>()
+  private readonly conditionsByClause = new Map<unknown, Condition>()
 
-function sharedClause(clause: Clause): Predicate {
-  const key = JSON.stringify(clause)
-  let predicate = clauseCache.get(key)
-  if (predicate === undefined) {
-    predicate = compileClause(clause)
-    if (clauseCache.size >= CLAUSE_CACHE_LIMIT) clauseCache.clear()
-    clauseCache.set(key, predicate)
-  }
-  return predicate
-}
-
-function compileFlag(flag: Flag): CompiledFlag {
-  return { source: flag, defaultType: flag.type, run: compileRun(flag) }
-}
-
-function compileRun(flag: Flag): CompiledFlag['run'] {
-  if (flag.killed) {
-    const killed = result(flag, flag.offVariant, Reason.DISABLED, { killed: true })
-    return () => killed
-  }
-  if (!flag.enabled) {
-    const disabled = result(flag, flag.offVariant, Reason.DISABLED)
-    return () => disabled
+  /** The one stored, frozen copy equal to `value`; its own parts are shared the same way. */
+  private share<T>(value: T): T {
+    if (typeof value !== 'object' || value === null) return value
+    const key = JSON.stringify(value)
+    const stored = this.parts.get(key)
+    if (stored !== undefined) return stored as T
+    const copy: unknown = Array.isArray(value)
+      ? value.map((v) => this.share(v))
+      : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.share(v)]))
+    this.parts.set(key, Object.freeze(copy))
+    return copy as T
   }
 
-  const prerequisites = (flag.prerequisites ?? []).map((p) => ({ key: p.flag, variants: new Set(p.variants) }))
-  const prerequisiteFailed =
-    prerequisites.length > 0 ? result(flag, flag.offVariant, Reason.PREREQUISITE_FAILED) : undefined
-
-  const targets = new Map<string, Result>()
-  for (const [variant, keys] of Object.entries(flag.targets ?? {})) {
-    const hit = result(flag, variant, Reason.TARGETING_MATCH)
-    for (const key of keys) targets.set(key, hit)
-  }
-
-  // a rule's cohorts and clauses become one list of predicates, tried in order
-  const rules = (flag.rules ?? [])
-    .filter((rule) => rule.enabled !== false)
-    .map((rule) => ({
-      conditions: [...(rule.cohorts ?? []).map(cohortCondition), ...(rule.clauses ?? []).map(sharedClause)],
-      decide: compileServe(flag, rule.serve, rule.id),
-    }))
-  const fallthrough = compileServe(flag, flag.fallthrough, undefined)
-
-  if (prerequisites.length === 0 && targets.size === 0 && rules.length === 0) return fallthrough
-
-  return (ctx, tables, depth) => {
-    for (const p of prerequisites) {
-      const dependency = tables.flags.get(p.key)
-      const missing = dependency === undefined || dependency.source.archived === true || depth >= MAX_DEPTH
-      const outcome = missing ? undefined : dependency.run(ctx, tables, depth + 1)
-      if (outcome?.variant === undefined || !p.variants.has(outcome.variant)) return prerequisiteFailed!
+  /** Membership of one cohort as a condition, so a rule's cohorts and clauses are one list. */
+  private inCohort(key: string): Condition {
+    let condition = this.conditionsByClause.get(key)
+    if (condition === undefined) {
+      condition = compileCondition({ op: 'inCohort', values: [key] })
+      this.conditionsByClause.set(key, condition)
     }
-    if (targets.size > 0) {
-      const key = targetingKey(ctx)
-      if (typeof key === 'string') {
-        const hit = targets.get(key)
-        if (hit !== undefined) return hit
-      }
-    }
-    for (let i = 0; i < rules.length; i++) {
-      const rule = rules[i]!
-      if (matchesRule(rule.conditions, ctx, tables, depth)) return rule.decide(ctx)
-    }
-    return fallthrough(ctx)
+    return condition
   }
-}
 
-function matchesRule(conditions: Predicate[], ctx: Ctx, tables: Tables, depth: number): boolean {
-  for (let i = 0; i < conditions.length; i++) if (!conditions[i]!(ctx, tables.inCohort, depth)) return false
-  return true
-}
+  private condition(clause: Clause): Condition {
+    let condition = this.conditionsByClause.get(clause)
+    if (condition === undefined) {
+      condition = compileCondition(clause)
+      this.conditionsByClause.set(clause, condition)
+    }
+    return condition
+  }
 
-/** Membership of one cohort as a predicate, so a rule's cohorts and clauses are one list. */
-function cohortCondition(key: string): Predicate {
-  return (ctx, inCohort, depth) => inCohort(key, ctx, depth)
-}
+  /** Compiles a flag fresh from the schema, which it takes over: its parts are swapped for shared ones, then frozen. */
+  flag(flag: Flag): CompiledFlag {
+    // the flag object itself is unique (its key); everything inside it may be shared
+    const fields = flag as unknown as Record<string, unknown>
+    for (const key of Object.keys(fields)) fields[key] = this.share(fields[key])
+    Object.freeze(flag)
+    const type = flag.type
+    const archived = flag.archived === true
+    if (flag.killed) {
+      const killed = result(flag, flag.offVariant, Reason.DISABLED, undefined, true)
+      return new CompiledFlag(
+        flag,
+        type,
+        archived,
+        killed,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+      )
+    }
+    if (!flag.enabled) {
+      const disabled = result(flag, flag.offVariant, Reason.DISABLED)
+      return new CompiledFlag(
+        flag,
+        type,
+        archived,
+        disabled,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+      )
+    }
 
-function compileCohort(
-  cohort: Cohort,
-  include: MemberSet = MemberSet.of(cohort.include),
-  exclude: MemberSet = MemberSet.of(cohort.exclude),
-): CompiledCohort {
-  const { include: _include, exclude: _exclude, ...definition } = cohort
-  let source: Cohort | undefined
-  const clauses = (cohort.clauses ?? []).map(sharedClause)
-  const rollout = cohort.rollout
-  // a cohort with neither clauses nor a rollout is just its include list
-  const openToAll = clauses.length > 0 || rollout !== undefined
-  const bucket = bucketer(rollout?.salt ?? cohort.key)
-  const readBucket = attributeReader(rollout?.bucketBy ?? 'targetingKey')
-  return {
-    include,
-    exclude,
-    definition,
-    get source() {
-      source ??= {
-        ...definition,
-        ...(include.size > 0 && { include: [...include] }),
-        ...(exclude.size > 0 && { exclude: [...exclude] }),
-      }
-      return source
-    },
-    matches: (ctx, tables, depth) => {
-      const key = targetingKey(ctx)
-      if (typeof key === 'string') {
-        if (exclude.has(key)) return false
-        if (include.has(key)) return true
-      }
-      if (!openToAll) return false
-      for (const clause of clauses) if (!clause(ctx, tables.inCohort, depth)) return false
-      if (rollout === undefined) return true
-      const by = bucketValue(readBucket(ctx))
-      return by !== undefined && bucket(by) < rollout.weight
-    },
+    const prerequisites =
+      flag.prerequisites !== undefined && flag.prerequisites.length > 0
+        ? flag.prerequisites.map((p) => ({ key: p.flag, variants: new Set(p.variants) }))
+        : undefined
+    const prerequisiteFailed =
+      prerequisites !== undefined ? result(flag, flag.offVariant, Reason.PREREQUISITE_FAILED) : undefined
+
+    let targets: Map<string, Result> | undefined
+    for (const [variant, keys] of Object.entries(flag.targets ?? {})) {
+      if (keys.length === 0) continue
+      const hit = result(flag, variant, Reason.TARGETING_MATCH)
+      targets ??= new Map()
+      for (const key of keys) if (!targets.has(key)) targets.set(key, hit)
+    }
+
+    // rules become one flat list of conditions, with where each rule ends and what it serves
+    const conditions: Condition[] = []
+    const ruleEnds: number[] = []
+    const ruleServes: Served[] = []
+    for (const rule of flag.rules ?? []) {
+      if (rule.enabled === false) continue
+      for (const key of rule.cohorts ?? []) conditions.push(this.inCohort(key))
+      for (const clause of rule.clauses ?? []) conditions.push(this.condition(clause))
+      ruleEnds.push(conditions.length)
+      ruleServes.push(this.serve(flag, rule.serve, rule.id))
+    }
+    const fallthrough = this.serve(flag, flag.fallthrough, undefined)
+    const decides = prerequisites !== undefined || targets !== undefined || ruleEnds.length > 0
+    if (!decides && !(fallthrough instanceof Rollout))
+      return new CompiledFlag(
+        flag,
+        type,
+        archived,
+        fallthrough,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+      )
+    const hasRules = ruleEnds.length > 0
+    return new CompiledFlag(
+      flag,
+      type,
+      archived,
+      undefined,
+      prerequisites,
+      prerequisiteFailed,
+      targets,
+      hasRules ? exact(conditions) : undefined,
+      hasRules ? exact(ruleEnds) : undefined,
+      hasRules ? exact(ruleServes) : undefined,
+      fallthrough,
+    )
+  }
+
+  private serve(flag: Flag, served: Serve, ruleId: string | undefined): Served {
+    if ('variant' in served)
+      return result(flag, served.variant, ruleId === undefined ? Reason.DEFAULT : Reason.TARGETING_MATCH, ruleId)
+    const { weights } = served.rollout
+    const bounds: number[] = []
+    const results: Result[] = []
+    let upper = 0
+    for (const variant of Object.keys(flag.variants)) {
+      const weight = Object.hasOwn(weights, variant) ? (weights[variant] ?? 0) : 0
+      if (weight === 0) continue
+      upper += weight
+      bounds.push(upper)
+      results.push(result(flag, variant, Reason.SPLIT, ruleId))
+    }
+    return new Rollout(
+      exact(results),
+      exact(bounds),
+      served.rollout.bucketBy ?? 'targetingKey',
+      new Bucketer(served.rollout.salt ?? flag.key),
+    )
+  }
+
+  cohort(
+    cohort: Cohort,
+    include: MemberSet = MemberSet.of(cohort.include),
+    exclude: MemberSet = MemberSet.of(cohort.exclude),
+  ): CompiledCohort {
+    const { include: _include, exclude: _exclude, ...rest } = cohort
+    const definition = this.share(rest) as Cohort
+    let source: Cohort | undefined
+    const conditions = (definition.clauses ?? []).map((c) => this.condition(c))
+    const rollout = definition.rollout
+    // a cohort with neither clauses nor a rollout is just its include list
+    const openToAll = conditions.length > 0 || rollout !== undefined
+    const bucketer = new Bucketer(rollout?.salt ?? cohort.key)
+    const bucketBy = rollout?.bucketBy ?? 'targetingKey'
+    const bucketPath = attributePath(bucketBy)
+    return {
+      include,
+      exclude,
+      definition,
+      get source() {
+        source ??= {
+          ...definition,
+          ...(include.size > 0 && { include: [...include] }),
+          ...(exclude.size > 0 && { exclude: [...exclude] }),
+        }
+        return source
+      },
+      matches: (ctx, tables, depth) => {
+        const key = targetingKey(ctx)
+        if (typeof key === 'string') {
+          if (exclude.has(key)) return false
+          if (include.has(key)) return true
+        }
+        if (!openToAll) return false
+        for (const condition of conditions) if (!testCondition(condition, ctx, tables.inCohort, depth)) return false
+        if (rollout === undefined) return true
+        const by = bucketValue(readAttribute(ctx, bucketBy, bucketPath))
+        return by !== undefined && bucketer.bucket(by) < rollout.weight
+      },
+    }
   }
 }
 
@@ -329,9 +487,11 @@ function checkContext(context: unknown): Ctx | string {
   if (context === undefined || context === null) return EMPTY_CONTEXT
   if (typeof context !== 'object' || Array.isArray(context))
     return `context must be an object, got ${describe(context)}`
-  const key = targetingKey(context as Ctx)
-  if (key !== undefined && typeof key !== 'string') return `targetingKey must be a string, got ${describe(key)}`
   return context as Ctx
+}
+
+function keyError(key: unknown): string {
+  return `targetingKey must be a string, got ${describe(key)}`
 }
 
 class CompiledEvaluator implements Evaluator {
@@ -344,7 +504,7 @@ class CompiledEvaluator implements Evaluator {
   evaluate<T extends JsonValue>(flagKey: string, context?: unknown, defaultValue?: T): EvaluationResult<T> {
     try {
       const compiled = this.tables.flags.get(flagKey)
-      if (compiled === undefined || compiled.source.archived)
+      if (compiled === undefined || compiled.archived)
         return failure(defaultValue as T, ErrorCode.FLAG_NOT_FOUND, `flag ${describe(flagKey)} not found`)
       const flag = compiled.source
       if (
@@ -361,7 +521,11 @@ class CompiledEvaluator implements Evaluator {
         )
       const ctx = checkContext(context)
       if (typeof ctx === 'string') return failure(defaultValue as T, ErrorCode.INVALID_CONTEXT, ctx, flag.version)
-      return this.decide(compiled, ctx, defaultValue) as EvaluationResult<T>
+      // read once here and handed down: targets and rollouts by key need no second read
+      const key = targetingKey(ctx)
+      if (key !== undefined && typeof key !== 'string')
+        return failure(defaultValue as T, ErrorCode.INVALID_CONTEXT, keyError(key), flag.version)
+      return this.decide(compiled, ctx, key, defaultValue) as EvaluationResult<T>
     } catch (error) {
       // only the caller's context can throw here (a getter, a proxy)
       return failure(defaultValue as T, ErrorCode.INVALID_CONTEXT, `reading the context threw: ${errorText(error)}`)
@@ -369,55 +533,64 @@ class CompiledEvaluator implements Evaluator {
   }
 
   evaluateAll(context?: unknown): Record<string, EvaluationResult> {
+    const out: Record<string, EvaluationResult> = {}
+    this.evaluateEach(context, (key, result) => {
+      out[key] = result
+    })
+    return out
+  }
+
+  evaluateEach(context: unknown, visit: (flagKey: string, result: EvaluationResult) => void): void {
     let ctx: Ctx | string
+    let key: string | undefined
     try {
       ctx = checkContext(context)
+      if (typeof ctx !== 'string') {
+        const k = targetingKey(ctx)
+        if (k === undefined || typeof k === 'string') key = k
+        else ctx = keyError(k)
+      }
     } catch (error) {
       ctx = `unreadable context: ${errorText(error)}`
     }
     const live = this.liveFlags()
-    const out: Record<string, EvaluationResult> = {}
-    if (typeof ctx !== 'string') {
-      try {
-        for (let i = 0; i < live.length; i++) {
-          const compiled = live[i]!
-          out[compiled.source.key] = this.decide(compiled, ctx, undefined)
+    for (let i = 0; i < live.length; i++) {
+      const compiled = live[i]!
+      let result: EvaluationResult
+      if (typeof ctx === 'string')
+        result = failure(undefined as unknown as JsonValue, ErrorCode.INVALID_CONTEXT, ctx, compiled.source.version)
+      else
+        try {
+          result = this.decide(compiled, ctx, key, undefined)
+        } catch (error) {
+          // a context that throws when read: only the flags that read it get the error
+          const message = `reading the context threw: ${errorText(error)}`
+          result = failure(
+            undefined as unknown as JsonValue,
+            ErrorCode.INVALID_CONTEXT,
+            message,
+            compiled.source.version,
+          )
         }
-        return out
-      } catch {
-        // a context that throws when read: answer flag by flag below, each with its error
-      }
+      visit(compiled.source.key, result)
     }
-    for (const compiled of live) {
-      const version = compiled.source.version
-      try {
-        out[compiled.source.key] =
-          typeof ctx === 'string'
-            ? failure(undefined as unknown as JsonValue, ErrorCode.INVALID_CONTEXT, ctx, version)
-            : this.decide(compiled, ctx, undefined)
-      } catch (error) {
-        const message = `reading the context threw: ${errorText(error)}`
-        out[compiled.source.key] = failure(
-          undefined as unknown as JsonValue,
-          ErrorCode.INVALID_CONTEXT,
-          message,
-          version,
-        )
-      }
-    }
-    return out
   }
 
   private live: CompiledFlag[] | undefined
 
   /** The flags evaluateAll answers for, in table order; built once per evaluator. */
   private liveFlags(): CompiledFlag[] {
-    this.live ??= [...this.tables.flags.values()].filter((f) => !f.source.archived)
+    this.live ??= [...this.tables.flags.values()].filter((f) => !f.archived)
     return this.live
   }
 
-  private decide(compiled: CompiledFlag, ctx: Ctx, defaultValue: JsonValue | undefined): Result {
-    const decided = compiled.run(ctx, this.tables, 0)
+  private decide(
+    compiled: CompiledFlag,
+    ctx: Ctx,
+    key: string | undefined,
+    defaultValue: JsonValue | undefined,
+  ): Result {
+    const decided = run(compiled, ctx, key, this.tables, 0)
     if (decided !== undefined) return decided
     return failure(
       defaultValue as JsonValue,
@@ -526,7 +699,7 @@ function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string | number
       const removed = patch.remove?.[list] ?? []
       return added.length === 0 && removed.length === 0 ? current[list] : current[list].with(added, removed)
     }
-    tables.cohorts.set(patch.key, compileCohort(current.definition, next('include'), next('exclude')))
+    tables.cohorts.set(patch.key, new Compiler().cohort(current.definition, next('include'), next('exclude')))
     return
   }
 
@@ -534,8 +707,8 @@ function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string | number
   if (!parsed.success) throw new SnapshotValidationError(issuesOf(at('value'), parsed.error))
   if (parsed.data.key !== patch.key)
     add(at('key'), `patch key "${patch.key}" differs from value key "${parsed.data.key}"`)
-  if (patch.kind === 'flag') tables.flags.set(patch.key, compileFlag(parsed.data as Flag))
-  else tables.cohorts.set(patch.key, compileCohort(parsed.data as Cohort))
+  if (patch.kind === 'flag') tables.flags.set(patch.key, new Compiler().flag(parsed.data as Flag))
+  else tables.cohorts.set(patch.key, new Compiler().cohort(parsed.data as Cohort))
   const { flags, cohorts } = sources()
   for (const i of checkReferences(flags, cohorts)) add(at(...i.path), i.message)
   if (issues.length > 0) throw new SnapshotValidationError(issues)

@@ -109,65 +109,25 @@ export function bucketOf(salt: string, value: string): number {
   return hashParts(salt, '/', value, 0) % BUCKETS
 }
 
-/** The hash state after an ASCII prefix: full blocks mixed, up to three bytes pending. */
-interface PrefixState {
-  h: number
-  pending: number
-  count: number
-  length: number
-}
+// The last value bucketed, as little-endian 32-bit words: evaluating many flags
+// for one context (evaluateAll, or one request's flags) reads its key's
+// characters once. Evaluation is synchronous, so nothing interleaves between
+// capturing and use.
+const HELD_LIMIT = 256
+const heldWords = new Int32Array(HELD_LIMIT / 4 + 1)
+const heldBytes = new Uint8Array(heldWords.buffer)
+let held: string | undefined
+let heldLength = 0
 
-function prefixState(prefix: string): PrefixState | undefined {
-  let h = 0
-  let i = 0
-  for (let j = 0; j < prefix.length; j++) if (prefix.charCodeAt(j) >= 0x80) return undefined
-  const end = prefix.length - (prefix.length & 3)
-  for (; i < end; i += 4)
-    h = mix(
-      h,
-      prefix.charCodeAt(i) |
-        (prefix.charCodeAt(i + 1) << 8) |
-        (prefix.charCodeAt(i + 2) << 16) |
-        (prefix.charCodeAt(i + 3) << 24),
-    )
-  let pending = 0
-  for (let j = 0; i < prefix.length; i++, j++) pending |= prefix.charCodeAt(i) << (j * 8)
-  return { h, pending, count: prefix.length & 3, length: prefix.length }
-}
+// From about this length the encoder copies a value faster than charCodeAt reads
+// it (one native call against a check per character, which costs more still on a
+// string built by concatenation). Its bytes are read back as words, which needs a
+// little-endian platform: all common ones are.
+const ENCODE_FROM = 32
+const encoder = new TextEncoder()
+const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
-/** Continues an ASCII prefix's hash over an ASCII `value`; -1 as soon as `value` is not ASCII. */
-function hashAsciiAfter(state: PrefixState, value: string): number {
-  let h = state.h
-  let block = state.pending
-  const shift = state.count << 3
-  const n = value.length
-  const end = n - (n & 3)
-  let i = 0
-  for (; i < end; i += 4) {
-    const c0 = value.charCodeAt(i)
-    const c1 = value.charCodeAt(i + 1)
-    const c2 = value.charCodeAt(i + 2)
-    const c3 = value.charCodeAt(i + 3)
-    if ((c0 | c1 | c2 | c3) >= 0x80) return -1
-    const word = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24)
-    if (shift === 0) h = mix(h, word)
-    else {
-      h = mix(h, block | (word << shift))
-      block = word >>> (32 - shift)
-    }
-  }
-  let filled = state.count
-  for (; i < n; i++) {
-    const c = value.charCodeAt(i)
-    if (c >= 0x80) return -1
-    block |= c << (filled << 3)
-    if (++filled === 4) {
-      h = mix(h, block)
-      block = 0
-      filled = 0
-    }
-  }
-  const length = state.length + n
+function finish(h: number, block: number, length: number): number {
   if ((length & 3) > 0) {
     let k = Math.imul(block, C1)
     k = (k << 15) | (k >>> 17)
@@ -179,19 +139,142 @@ function hashAsciiAfter(state: PrefixState, value: string): number {
   h ^= h >>> 13
   h = Math.imul(h, 0xc2b2ae35)
   h ^= h >>> 16
-  return h >>> 0
+  return (h >>> 0) % BUCKETS
 }
 
 /**
  * `bucketOf` for one salt, compiled: the salt and "/" are hashed once, and
- * ASCII values (nearly every key) continue from there in a tight loop; any
+ * ASCII values (nearly every key) continue from that state word by word; any
  * other value takes the general path. Same buckets as `bucketOf`.
  */
-export function bucketer(salt: string): (value: string) => number {
-  const state = prefixState(`${salt}/`)
-  if (state === undefined) return (value) => bucketOf(salt, value)
-  return (value) => {
-    const hash = hashAsciiAfter(state, value)
-    return hash === -1 ? bucketOf(salt, value) : hash % BUCKETS
+export class Bucketer {
+  private readonly ascii: boolean
+  /** Hash state after `${salt}/`: full blocks mixed, `count` bytes pending in `pending`. */
+  private readonly h: number
+  private readonly pending: number
+  private readonly count: number
+  private readonly length: number
+
+  constructor(readonly salt: string) {
+    const prefix = `${salt}/`
+    let ascii = true
+    for (let j = 0; j < prefix.length; j++) if (prefix.charCodeAt(j) >= 0x80) ascii = false
+    let h = 0
+    let i = 0
+    const end = prefix.length - (prefix.length & 3)
+    for (; ascii && i < end; i += 4)
+      h = mix(
+        h,
+        prefix.charCodeAt(i) |
+          (prefix.charCodeAt(i + 1) << 8) |
+          (prefix.charCodeAt(i + 2) << 16) |
+          (prefix.charCodeAt(i + 3) << 24),
+      )
+    let pending = 0
+    for (let j = 0; ascii && i < prefix.length; i++, j++) pending |= prefix.charCodeAt(i) << (j * 8)
+    this.ascii = ascii
+    this.h = h
+    this.pending = pending
+    this.count = prefix.length & 3
+    this.length = prefix.length
   }
+
+  /** The bucket (0–99999) of `value`. */
+  bucket(value: string): number {
+    if (this.ascii) {
+      if (value === held) return this.fromHeld()
+      const n = value.length
+      if (n >= ENCODE_FROM && n <= HELD_LIMIT && littleEndian) {
+        const { read, written } = encoder.encodeInto(value, heldBytes)
+        // one byte per character: ASCII throughout
+        if (read === n && written === n) {
+          held = value
+          heldLength = n
+          return this.fromHeld()
+        }
+      } else if (n <= HELD_LIMIT) {
+        const bucket = this.capture(value)
+        if (bucket >= 0) return bucket
+      }
+    }
+    return bucketOf(this.salt, value)
+  }
+
+  /**
+   * Hashes a value read from the string, keeping its words for the next salt;
+   * -1 as soon as it turns out not to be ASCII.
+   */
+  private capture(value: string): number {
+    const words = heldWords
+    const n = value.length
+    const shift = this.count << 3
+    let h = this.h
+    let block = this.pending
+    let i = 0
+    let w = 0
+    for (const end = n - 3; i < end; i += 4) {
+      const c0 = value.charCodeAt(i)
+      const c1 = value.charCodeAt(i + 1)
+      const c2 = value.charCodeAt(i + 2)
+      const c3 = value.charCodeAt(i + 3)
+      if ((c0 | c1 | c2 | c3) >= 0x80) return -1
+      const word = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24)
+      words[w++] = word
+      if (shift === 0) h = mix(h, word)
+      else {
+        // the prefix left bytes open: every word of the value straddles two blocks
+        h = mix(h, block | (word << shift))
+        block = word >>> (32 - shift)
+      }
+    }
+    let tail = 0
+    for (let j = 0; i < n; i++, j += 8) {
+      const c = value.charCodeAt(i)
+      if (c >= 0x80) return -1
+      tail |= c << j
+    }
+    words[w] = tail
+    held = value
+    heldLength = n
+    return this.close(h, block, tail, n)
+  }
+
+  /** Hashes the held value from its words. */
+  private fromHeld(): number {
+    const words = heldWords
+    const n = heldLength
+    const full = n >>> 2
+    const shift = this.count << 3
+    let h = this.h
+    let block = this.pending
+    if (shift === 0) for (let k = 0; k < full; k++) h = mix(h, words[k]!)
+    else
+      for (let k = 0; k < full; k++) {
+        const word = words[k]!
+        h = mix(h, block | (word << shift))
+        block = word >>> (32 - shift)
+      }
+    const rest = n & 3
+    // the bytes past the value are left over from a longer one
+    return this.close(h, block, rest === 0 ? 0 : words[full]! & ((1 << (rest << 3)) - 1), n)
+  }
+
+  /** Adds the value's last 0–3 bytes (`tail`) to what the prefix and whole words left open, and finishes. */
+  private close(h: number, block: number, tail: number, n: number): number {
+    const count = this.count
+    if (count === 0) return finish(h, tail, this.length + n)
+    const shift = count << 3
+    block |= tail << shift
+    if (count + (n & 3) >= 4) {
+      h = mix(h, block)
+      block = tail >>> (32 - shift)
+    }
+    return finish(h, block, this.length + n)
+  }
+}
+
+/** {@link Bucketer} as a function. */
+export function bucketer(salt: string): (value: string) => number {
+  const b = new Bucketer(salt)
+  return (value) => b.bucket(value)
 }

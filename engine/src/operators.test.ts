@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { compileSnapshot, type Evaluator } from './evaluator.js'
 import { type CohortLookup, compileClause } from './operators.js'
+import { compareSemver, parseSemver } from './semver.js'
 import type { Clause, Cohort, JsonValue, Operator } from './types.js'
 
 /** Marks a row whose context lacks the attribute altogether. */
@@ -466,5 +467,50 @@ describe('compileClause', () => {
         expect(predicate({ a: value }, noCohorts, 0), `${clause.op}${negate ? ' (negated)' : ''}`).toBe(false)
       }
     }
+  })
+})
+
+describe('semver comparisons read plain versions in place', () => {
+  // the in-place reader must agree with the full parser on every input, plain or not
+  const inputs = [
+    '1.2.3',
+    'v1.2.3',
+    '0.0.0',
+    '10.20.30',
+    '1.2.3-rc.1',
+    '1.2.3+build.5',
+    '1.2.3-rc.1+build',
+    '01.2.3',
+    '1.02.3',
+    '1.2.03',
+    '1.2',
+    '1.2.3.4',
+    '1..3',
+    '.1.2',
+    'v',
+    '',
+    ' 1.2.3',
+    '1.2.3 ',
+    'V1.2.3',
+    '123456789012345.1.1',
+    '1234567890123456.1.1',
+    '9007199254740993.0.0',
+    '1.2.x',
+  ]
+  const operands = ['1.2.3', '1.2.3-rc.1', '1.2.4', '0.9.9', '10.0.0', '1.2.3-alpha']
+  const ops = ['semverEq', 'semverLt', 'semverLte', 'semverGt', 'semverGte'] as const
+  const holds = { semverEq: [0], semverLt: [-1], semverLte: [-1, 0], semverGt: [1], semverGte: [0, 1] }
+  const noCohorts: CohortLookup = () => false
+
+  it('matches what parsing both and comparing gives', () => {
+    for (const input of inputs)
+      for (const operand of operands)
+        for (const op of ops) {
+          const parsed = parseSemver(input)
+          const expected =
+            parsed !== undefined && holds[op].includes(Math.sign(compareSemver(parsed, parseSemver(operand)!)))
+          const predicate = compileClause({ attribute: 'v', op, values: [operand] })
+          expect(predicate({ v: input }, noCohorts, 0), `${input} ${op} ${operand}`).toBe(expected)
+        }
   })
 })
