@@ -1393,6 +1393,76 @@ describe('evaluation is deterministic', () => {
   })
 })
 
+describe('apply checks only what a change touches', () => {
+  type Step =
+    | { op: 'delete'; kind: 'flag' | 'cohort'; key: string }
+    | { op: 'put'; kind: 'flag'; value: Flag }
+    | { op: 'put'; kind: 'cohort'; value: Cohort }
+
+  /** Changes to a snapshot, many of them invalid: deletes of referenced entries, foreign entries, new prerequisites. */
+  const stepsArb = (snapshot: Snapshot, other: Snapshot): fc.Arbitrary<Step[]> => {
+    const flagKeys = [...Object.keys(snapshot.flags), ...Object.keys(other.flags)]
+    const cohortKeys = [...Object.keys(snapshot.cohorts), ...Object.keys(other.cohorts)]
+    const all = { ...other.flags, ...snapshot.flags }
+    const steps: fc.Arbitrary<Step>[] = [
+      pick(flagKeys).map((key) => ({ op: 'delete', kind: 'flag', key }) as Step),
+      ...(cohortKeys.length > 0 ? [pick(cohortKeys).map((key) => ({ op: 'delete', kind: 'cohort', key }) as Step)] : []),
+      pick(Object.values(other.flags)).map((value) => ({ op: 'put', kind: 'flag', value }) as Step),
+      ...(Object.keys(other.cohorts).length > 0
+        ? [pick(Object.values(other.cohorts)).map((value) => ({ op: 'put', kind: 'cohort', value }) as Step)]
+        : []),
+      // a prerequisite on another flag: may close a cycle, or ask for a variant that later goes away
+      fc.tuple(pick(flagKeys), pick(flagKeys)).map(([from, to]) => {
+        const flag = all[from]!
+        const target = all[to]!
+        const prerequisite = { flag: to, variants: [Object.keys(target.variants)[0]!] }
+        return { op: 'put', kind: 'flag', value: { ...flag, prerequisites: [prerequisite] } } as Step
+      }),
+    ]
+    return fc.array(fc.oneof(...steps), { minLength: 1, maxLength: 6 })
+  }
+
+  it('accepts exactly the changes after which the whole snapshot is still valid, and ends where a recompile would', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .tuple(snapshotArb(ALL_SHAPES), snapshotArb(ALL_SHAPES))
+          .chain(([snapshot, other]) => fc.tuple(fc.constant(snapshot), stepsArb(snapshot, other))),
+        ([snapshot, steps]) => {
+          let evaluator = compileSnapshot(snapshot)
+          let current: Snapshot = clone(snapshot)
+          for (const step of steps) {
+            const next: Snapshot = clone(current)
+            const table = (step.kind === 'flag' ? next.flags : next.cohorts) as Record<string, unknown>
+            if (step.op === 'delete') delete table[step.key]
+            else define(table, step.value.key, clone(step.value))
+            const whole = parseSnapshot(next)
+            const patch =
+              step.op === 'delete'
+                ? step
+                : ({ op: 'put', kind: step.kind, key: step.value.key, value: clone(step.value) } as const)
+            let applied: Evaluator | undefined
+            try {
+              applied = evaluator.apply(patch as never)
+            } catch (error) {
+              expect((error as Error).name, JSON.stringify(patch)).toBe('SnapshotValidationError')
+            }
+            expect(applied !== undefined, `${JSON.stringify(patch)}: ${JSON.stringify(whole.success ? [] : whole.issues)}`).toBe(
+              whole.success,
+            )
+            if (applied !== undefined) {
+              evaluator = applied
+              current = next
+              expect(evaluator.snapshot().flags).toEqual(current.flags)
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+})
+
 // ---------------------------------------------------------------------------
 // Disagreements the properties above found, each as its smallest counterexample.
 // ---------------------------------------------------------------------------

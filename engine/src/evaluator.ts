@@ -10,7 +10,15 @@ import {
   readAttribute,
   testCondition,
 } from './operators.js'
-import { checkReferences, cohortSchema, flagSchema, parseSnapshot, type SnapshotIssue, toPointer } from './schema.js'
+import {
+  cohortSchema,
+  findCycles,
+  flagSchema,
+  parseSnapshot,
+  referenceIssues,
+  type SnapshotIssue,
+  toPointer,
+} from './schema.js'
 import {
   type Clause,
   type Cohort,
@@ -656,7 +664,7 @@ function issuesOf(path: (string | number)[], error: { issues: { path: PropertyKe
   })
 }
 
-/** Flags and cohorts without member lists: what reference checks and dependants read. */
+/** Flags and cohorts without member lists: what dependants read. */
 function definitions(tables: Tables): Snapshot {
   return {
     environment: '',
@@ -664,6 +672,64 @@ function definitions(tables: Tables): Snapshot {
     flags: Object.fromEntries([...tables.flags].map(([k, f]) => [k, f.source])),
     cohorts: Object.fromEntries([...tables.cohorts].map(([k, c]) => [k, c.definition])),
   }
+}
+
+function refersToCohort(clauses: readonly Clause[] | undefined, key: string): boolean {
+  return clauses?.some((c) => c.op === 'inCohort' && c.values.includes(key)) === true
+}
+
+/**
+ * What a change to one entry can have broken, checked against the patched tables:
+ * its own references, the references of the entries that point at it (a deleted
+ * flag, a removed variant), and a cycle through it — the tables held none before.
+ * Costs a pass over the flags, not a check of the whole snapshot.
+ */
+function changeIssues(tables: Tables, kind: 'flag' | 'cohort', key: string): SnapshotIssue[] {
+  const flags: Record<string, Flag> = {}
+  const cohorts: Record<string, Cohort> = {}
+  const flag = kind === 'flag' ? tables.flags.get(key)?.source : undefined
+  const cohort = kind === 'cohort' ? tables.cohorts.get(key)?.definition : undefined
+  if (flag !== undefined) {
+    flags[key] = flag
+    // prerequisite flags are needed to check the variants asked of them
+    for (const p of flag.prerequisites ?? []) {
+      const target = tables.flags.get(p.flag)
+      if (target !== undefined) flags[p.flag] = target.source
+    }
+  }
+  if (cohort !== undefined) cohorts[key] = cohort
+  for (const [k, f] of tables.flags) {
+    const source = f.source
+    const refers =
+      kind === 'flag'
+        ? source.prerequisites?.some((p) => p.flag === key)
+        : source.rules?.some((r) => r.cohorts?.includes(key) || refersToCohort(r.clauses, key))
+    if (refers) flags[k] = source
+  }
+  if (kind === 'cohort')
+    for (const [k, c] of tables.cohorts) if (refersToCohort(c.definition.clauses, key)) cohorts[k] = c.definition
+
+  const issues = referenceIssues(flags, cohorts, { flags: tables.flags, cohorts: tables.cohorts })
+  if (flag !== undefined) {
+    const edges = (node: string) => tables.flags.get(node)?.source.prerequisites?.map((p) => p.flag) ?? []
+    for (const cycle of findCycles([key], edges)) {
+      const path = ['flags', cycle[0]!, 'prerequisites']
+      issues.push({ path, pointer: toPointer(path), message: `prerequisite cycle: ${cycle.join(' → ')}` })
+    }
+  }
+  if (cohort !== undefined) {
+    const edges = (node: string) =>
+      tables.cohorts
+        .get(node)
+        ?.definition.clauses?.flatMap((c) =>
+          c.op === 'inCohort' ? c.values.filter((v) => typeof v === 'string') : [],
+        ) ?? []
+    for (const cycle of findCycles([key], edges)) {
+      const path = ['cohorts', cycle[0]!, 'clauses']
+      issues.push({ path, pointer: toPointer(path), message: `cohort cycle: ${cycle.join(' → ')}` })
+    }
+  }
+  return issues
 }
 
 /**
@@ -674,14 +740,12 @@ function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string | number
   const issues: SnapshotIssue[] = []
   const at = (...path: (string | number)[]) => [...prefix, ...path]
   const add = (path: (string | number)[], message: string) => issues.push({ path, pointer: toPointer(path), message })
-  const sources = () => definitions(tables)
 
   if (patch.op === 'delete') {
     const map = patch.kind === 'flag' ? tables.flags : tables.cohorts
     if (!map.has(patch.key)) return // deleting what is absent is a no-op, so replays are harmless
     map.delete(patch.key)
-    const { flags, cohorts } = sources()
-    for (const i of checkReferences(flags, cohorts))
+    for (const i of changeIssues(tables, patch.kind, patch.key))
       add(at(...i.path), `${i.message} (still referenced after deleting ${patch.kind} "${patch.key}")`)
     if (issues.length > 0) throw new SnapshotValidationError(issues)
     return
@@ -709,7 +773,6 @@ function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string | number
     add(at('key'), `patch key "${patch.key}" differs from value key "${parsed.data.key}"`)
   if (patch.kind === 'flag') tables.flags.set(patch.key, new Compiler().flag(parsed.data as Flag))
   else tables.cohorts.set(patch.key, new Compiler().cohort(parsed.data as Cohort))
-  const { flags, cohorts } = sources()
-  for (const i of checkReferences(flags, cohorts)) add(at(...i.path), i.message)
+  for (const i of changeIssues(tables, patch.kind, patch.key)) add(at(...i.path), i.message)
   if (issues.length > 0) throw new SnapshotValidationError(issues)
 }

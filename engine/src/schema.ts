@@ -367,7 +367,7 @@ export function parseSnapshot(input: unknown): ParseSnapshotResult {
     else cohorts[key] = parsed.data as Cohort
     checkRecordKey(key, entry, ['cohorts', key], issues)
   }
-  issues.push(...checkReferences(flags, cohorts, { flags: rawFlags, cohorts: rawCohorts }))
+  issues.push(...checkReferences(flags, cohorts, { flags: keysOf(rawFlags), cohorts: keysOf(rawCohorts) }))
   if (issues.length > 0 || !envelope.success) return { success: false, issues }
   return {
     success: true,
@@ -407,10 +407,12 @@ function checkRecordKey(key: string, raw: unknown, path: (string | number)[], is
 }
 
 /** Keys that exist in the snapshot, valid or not, so that one bad entry does not also fail every reference to it. */
-interface KnownKeys {
-  flags: Record<string, unknown>
-  cohorts: Record<string, unknown>
+export interface KnownKeys {
+  flags: { has(key: string): boolean }
+  cohorts: { has(key: string): boolean }
 }
+
+const keysOf = (record: Record<string, unknown>) => ({ has: (key: string) => Object.hasOwn(record, key) })
 
 /**
  * Cross-entity checks over entries that passed their own schema: referenced
@@ -419,7 +421,19 @@ interface KnownKeys {
 export function checkReferences(
   flags: Record<string, Flag>,
   cohorts: Record<string, Cohort>,
-  known: KnownKeys = { flags, cohorts },
+  known: KnownKeys = { flags: keysOf(flags), cohorts: keysOf(cohorts) },
+): SnapshotIssue[] {
+  return [...referenceIssues(flags, cohorts, known), ...cycleIssues(flags, cohorts)]
+}
+
+/**
+ * References from `flags` and `cohorts` to entries that do not exist in `known`, and
+ * prerequisites on variants the prerequisite flag (when it is among `flags`) lacks.
+ */
+export function referenceIssues(
+  flags: Record<string, Flag>,
+  cohorts: Record<string, Cohort>,
+  known: KnownKeys,
 ): SnapshotIssue[] {
   const issues: SnapshotIssue[] = []
   const add = (path: (string | number)[], message: string) => issues.push({ path, pointer: toPointer(path), message })
@@ -427,16 +441,14 @@ export function checkReferences(
     clauses?.forEach((clause, i) => {
       if (clause.op !== 'inCohort') return
       clause.values.forEach((v, j) => {
-        if (typeof v === 'string' && !Object.hasOwn(known.cohorts, v))
-          add([...path, i, 'values', j], `unknown cohort "${v}"`)
+        if (typeof v === 'string' && !known.cohorts.has(v)) add([...path, i, 'values', j], `unknown cohort "${v}"`)
       })
     })
 
   for (const [key, flag] of Object.entries(flags)) {
     flag.prerequisites?.forEach((p, i) => {
-      const target = Object.hasOwn(known.flags, p.flag) ? flags[p.flag] : undefined
-      if (!Object.hasOwn(known.flags, p.flag))
-        add(['flags', key, 'prerequisites', i, 'flag'], `unknown flag "${p.flag}"`)
+      const target = Object.hasOwn(flags, p.flag) ? flags[p.flag] : undefined
+      if (!known.flags.has(p.flag)) add(['flags', key, 'prerequisites', i, 'flag'], `unknown flag "${p.flag}"`)
       else if (target !== undefined)
         p.variants.forEach((v, j) => {
           if (!Object.hasOwn(target.variants, v))
@@ -445,13 +457,19 @@ export function checkReferences(
     })
     flag.rules?.forEach((rule, i) => {
       rule.cohorts?.forEach((c, j) => {
-        if (!Object.hasOwn(known.cohorts, c)) add(['flags', key, 'rules', i, 'cohorts', j], `unknown cohort "${c}"`)
+        if (!known.cohorts.has(c)) add(['flags', key, 'rules', i, 'cohorts', j], `unknown cohort "${c}"`)
       })
       checkClauses(rule.clauses, ['flags', key, 'rules', i, 'clauses'])
     })
   }
   for (const [key, cohort] of Object.entries(cohorts)) checkClauses(cohort.clauses, ['cohorts', key, 'clauses'])
+  return issues
+}
 
+/** Prerequisite cycles among `flags` and `inCohort` cycles among `cohorts`, each once. */
+export function cycleIssues(flags: Record<string, Flag>, cohorts: Record<string, Cohort>): SnapshotIssue[] {
+  const issues: SnapshotIssue[] = []
+  const add = (path: (string | number)[], message: string) => issues.push({ path, pointer: toPointer(path), message })
   const prereqEdges = (key: string) => flags[key]?.prerequisites?.map((p) => p.flag) ?? []
   for (const cycle of findCycles(Object.keys(flags), prereqEdges))
     add(['flags', cycle[0]!, 'prerequisites'], `prerequisite cycle: ${cycle.join(' → ')}`)
