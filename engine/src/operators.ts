@@ -186,9 +186,12 @@ export function testCondition(c: Condition, ctx: Ctx, cohorts: CohortLookup, dep
       else return false
       break
     case STARTS_WITH:
+      if (typeof v !== 'string') return false
+      hit = c.operand !== undefined ? v.startsWith(c.operand as string) : anyString(v, c, op)
+      break
     case ENDS_WITH:
       if (typeof v !== 'string') return false
-      hit = anyString(v, c, op)
+      hit = c.operand !== undefined ? v.endsWith(c.operand as string) : anyString(v, c, op)
       break
     case MATCHES: {
       if (typeof v !== 'string') return false
