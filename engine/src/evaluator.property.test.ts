@@ -1406,7 +1406,9 @@ describe('apply checks only what a change touches', () => {
     const all = { ...other.flags, ...snapshot.flags }
     const steps: fc.Arbitrary<Step>[] = [
       pick(flagKeys).map((key) => ({ op: 'delete', kind: 'flag', key }) as Step),
-      ...(cohortKeys.length > 0 ? [pick(cohortKeys).map((key) => ({ op: 'delete', kind: 'cohort', key }) as Step)] : []),
+      ...(cohortKeys.length > 0
+        ? [pick(cohortKeys).map((key) => ({ op: 'delete', kind: 'cohort', key }) as Step)]
+        : []),
       pick(Object.values(other.flags)).map((value) => ({ op: 'put', kind: 'flag', value }) as Step),
       ...(Object.keys(other.cohorts).length > 0
         ? [pick(Object.values(other.cohorts)).map((value) => ({ op: 'put', kind: 'cohort', value }) as Step)]
@@ -1447,9 +1449,10 @@ describe('apply checks only what a change touches', () => {
             } catch (error) {
               expect((error as Error).name, JSON.stringify(patch)).toBe('SnapshotValidationError')
             }
-            expect(applied !== undefined, `${JSON.stringify(patch)}: ${JSON.stringify(whole.success ? [] : whole.issues)}`).toBe(
-              whole.success,
-            )
+            expect(
+              applied !== undefined,
+              `${JSON.stringify(patch)}: ${JSON.stringify(whole.success ? [] : whole.issues)}`,
+            ).toBe(whole.success)
             if (applied !== undefined) {
               evaluator = applied
               current = next
