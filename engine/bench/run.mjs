@@ -20,6 +20,8 @@ const WORKLOADS = {
   W4: `evaluate all ${ALL_FLAGS} mixed flags`,
 }
 const TARGETS_NS = { W1: 40, W2: 300, W3: 200, W4: 100_000 }
+/** flagd-core's times when the targets were set (the issue: "about 1 µs on W2 and 300 µs on W4"). */
+const FLAGD_REFERENCE_NS = { W2: 1_000, W4: 300_000 }
 const HEAP_TARGET_BYTES = 500_000
 
 const engineDir = fileURLToPath(new URL('..', import.meta.url))
@@ -231,6 +233,21 @@ for (const workload of Object.keys(WORKLOADS)) {
   const fastest = PEERS.map((p) => ({ p, ns: reports[p].tasks[workload].meanNs })).sort((a, b) => a.ns - b.ns)[0]
   const speedup = fastest.ns / reports.vane.tasks[workload].meanNs
   target(`${workload} ≥ 2× faster than the fastest peer (${reports[fastest.p].label})`, speedup, 2, speedup >= 2, '×')
+}
+// The absolute targets were set where flagd-core took ~1 µs on W2 and ~300 µs on W4; on a
+// shared machine every figure drifts with its load, so the same targets as shares of flagd's
+// time, measured in this run, say whether Vane kept its lead however busy the cores were.
+for (const [workload, reference] of Object.entries(FLAGD_REFERENCE_NS)) {
+  const share = TARGETS_NS[workload] / reference
+  const limit = reports.flagd.tasks[workload].meanNs * share
+  const value = reports.vane.tasks[workload].meanNs
+  target(
+    `${workload} < ${share.toFixed(2)} × flagd-core's time in this run (${fmtNs(limit)})`,
+    value,
+    limit,
+    value < limit,
+    'ns',
+  )
 }
 for (const workload of ['W1', 'W2', 'W3']) {
   const ratio = reports.vane.tasks[workload].meanNs / reports.hand.tasks[workload].meanNs
