@@ -124,6 +124,11 @@ let heldLength = 0
 // string built by concatenation). Its bytes are read back as words, which needs a
 // little-endian platform: all common ones are.
 const ENCODE_FROM = 32
+// A Web API every runtime the engine targets has (Node, browsers, edge workers); declared
+// here because the engine compiles without DOM types, so that nothing else slips in.
+declare const TextEncoder: new () => {
+  encodeInto(source: string, destination: Uint8Array): { read: number; written: number }
+}
 const encoder = new TextEncoder()
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
