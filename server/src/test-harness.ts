@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { Hono } from 'hono'
 import { createApp } from './app.js'
 import { bootstrapAdminKey, createKey, KeyAuthenticator } from './control/keys.js'
-import { Delivery } from './delivery/delivery.js'
+import { Delivery, type DeliveryOptions } from './delivery/delivery.js'
 import { StreamTokens } from './delivery/tokens.js'
 import type { AppEnv } from './env.js'
 import { createLocalFeed } from './feed.js'
@@ -44,6 +44,8 @@ export interface HarnessOptions {
   recentChanges?: number
   /** How often keys of open streams are re-checked against the store (Delivery's `keyCheckMs`). */
   keyCheckMs?: number
+  /** Delivery's `onDropped`: streams closed for a reason other than the client going away or shutdown. */
+  onDropped?: DeliveryOptions['onDropped']
 }
 
 /** Signs the harness's OFREP event-stream tokens. */
@@ -64,6 +66,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ...(options.maxQueuedBytes !== undefined && { maxQueuedBytes: options.maxQueuedBytes }),
     ...(options.recentChanges !== undefined && { recentChanges: options.recentChanges }),
     ...(options.keyCheckMs !== undefined && { keyCheckMs: options.keyCheckMs }),
+    ...(options.onDropped !== undefined && { onDropped: options.onDropped }),
   })
   const app = createApp({
     ...deps,

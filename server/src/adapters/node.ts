@@ -1,4 +1,5 @@
 import { type ServerType, serve } from '@hono/node-server'
+import { nodeStreamFetch } from '../delivery/sse-node.js'
 
 /** Options for {@link serveNode}. */
 export interface ServeNodeOptions {
@@ -6,15 +7,19 @@ export interface ServeNodeOptions {
   hostname: string
 }
 
-/** Serves an app on Node's HTTP server; resolves once the socket listens. */
 /** Anything with a Web-standard fetch handler, such as a hono app. */
 export interface FetchApp {
-  fetch: (request: Request) => Response | Promise<Response>
+  fetch: (request: Request, env: object) => Response | Promise<Response>
 }
 
+/**
+ * Serves an app on Node's HTTP server; resolves once the socket listens. Its streams write straight to Node's
+ * response (see delivery/sse-node.ts).
+ */
 export function serveNode(app: FetchApp, options: ServeNodeOptions): Promise<{ server: ServerType; port: number }> {
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname }, (info) =>
+    const fetch = nodeStreamFetch((request, env: object) => app.fetch(request, env))
+    const server = serve({ fetch, port: options.port, hostname: options.hostname }, (info) =>
       resolve({ server, port: info.port }),
     )
   })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { SseReader } from '../test-sse.js'
-import { type CloseReason, encodeEvent, HEARTBEAT, SSE_HEADERS, SseConnection } from './sse.js'
+import { type CloseReason, encodeEvent, HEARTBEAT, SSE_HEADERS, SseConnection, type SseSink } from './sse.js'
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 const chunk = (name: string, id?: number) => encodeEvent('patch', JSON.stringify({ key: name }), id)
@@ -8,7 +8,7 @@ const chunk = (name: string, id?: number) => encodeEvent('patch', JSON.stringify
 /** A connection whose closes are recorded. */
 function connection(maxQueuedBytes = 1024) {
   const closes: CloseReason[] = []
-  const conn = new SseConnection({ maxQueuedBytes, onClose: (reason) => closes.push(reason) })
+  const conn = new SseConnection(maxQueuedBytes, (reason) => closes.push(reason))
   return { conn, closes, reader: new SseReader(conn.body) }
 }
 
@@ -196,5 +196,95 @@ describe('SseConnection', () => {
     }
     expect(closes).toEqual([])
     await reader.cancel()
+  })
+})
+
+/** A sink like Node's response: takes writes until `highWater` bytes wait in it, then asks us to wait for `drain()`. */
+function fakeSink(highWater: number) {
+  const written: Uint8Array[] = []
+  let buffered = 0
+  let connection: SseConnection | undefined
+  const sink: SseSink = {
+    write: (chunk) => {
+      written.push(chunk)
+      buffered += chunk.byteLength
+      return buffered < highWater
+    },
+    buffered: () => buffered,
+    end: () => {},
+  }
+  return {
+    written,
+    attach: (conn: SseConnection) => {
+      connection = conn
+      conn.attach(sink, true)
+    },
+    /** The consumer takes everything handed over. */
+    drain: () => {
+      buffered = 0
+      connection?.resume()
+    },
+  }
+}
+
+describe('SseConnection with a sink that takes writes directly (the Node path)', () => {
+  const sized = (n: number, id?: number) => encodeEvent('patch', JSON.stringify({ pad: 'x'.repeat(n) }), id)
+
+  it('writes while the sink takes them, then queues, counting what the sink still holds against the bound', () => {
+    const closes: CloseReason[] = []
+    const conn = new SseConnection(3000, (reason) => closes.push(reason))
+    const sink = fakeSink(1000)
+    sink.attach(conn)
+    conn.send(sized(400, 1))
+    conn.send(sized(800, 2))
+    // the sink holds ~1.2 KB and asked us to wait: this one waits in our queue
+    conn.send(sized(800, 3))
+    expect(sink.written).toHaveLength(2)
+    expect(closes).toEqual([])
+    // 1.2 KB held + 0.8 KB queued + 1.2 KB more passes 3 KB
+    conn.send(sized(1200, 4))
+    expect(closes).toEqual(['slow'])
+  })
+
+  it('hands the queue over on drain, urgent copies first', () => {
+    const conn = new SseConnection(1 << 20, () => {})
+    const sink = fakeSink(100)
+    sink.attach(conn)
+    conn.send(sized(200, 1))
+    conn.send(sized(10, 2))
+    conn.send(sized(10, 3), sized(10))
+    expect(sink.written).toHaveLength(1)
+    sink.drain()
+    expect(sink.written.map((c) => /^id: (\d+)/.exec(text(c))?.[1] ?? 'copy')).toEqual(['1', 'copy', '2', '3'])
+  })
+
+  it('lets an event larger than the bound through to a sink that takes writes, though it still holds a little', () => {
+    const closes: CloseReason[] = []
+    const conn = new SseConnection(1024, (reason) => closes.push(reason))
+    const sink = fakeSink(16 * 1024)
+    sink.attach(conn)
+    conn.send(sized(100, 1))
+    conn.send(sized(5000, 2))
+    expect(closes).toEqual([])
+    expect(sink.written).toHaveLength(2)
+  })
+
+  it('drops a sink that holds bytes it never takes, at the second heartbeat; one that drains in between stays', () => {
+    const closes: CloseReason[] = []
+    const stuck = new SseConnection(1 << 20, (reason) => closes.push(reason))
+    const stuckSink = fakeSink(10)
+    stuckSink.attach(stuck)
+    const live = new SseConnection(1 << 20, (reason) => closes.push(reason))
+    const liveSink = fakeSink(10)
+    liveSink.attach(live)
+    for (const conn of [stuck, live]) conn.send(sized(100, 1))
+    stuck.heartbeat()
+    live.heartbeat()
+    liveSink.drain()
+    stuck.heartbeat()
+    live.heartbeat()
+    expect(closes).toEqual(['slow'])
+    expect(stuck.isClosed).toBe(true)
+    expect(live.isClosed).toBe(false)
   })
 })

@@ -3,7 +3,8 @@ import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { checkSecureMode } from '../control/secure-mode.js'
 import type { Delivery } from '../delivery/delivery.js'
-import { encodeEvent, SSE_HEADERS } from '../delivery/sse.js'
+import { encodeEvent } from '../delivery/sse.js'
+import { sseResponse } from '../delivery/sse-node.js'
 import type { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../env.js'
 import { VaneError } from '../errors.js'
@@ -231,6 +232,6 @@ export function ofrepEventRoutes(deps: OfrepDeps) {
           encodeEvent('message', JSON.stringify({ type: 'refetchEvaluation', etag: String(current) }), current),
         )
     })
-    return new Response(connection.body, { headers: SSE_HEADERS })
+    return sseResponse(c, connection)
   })
 }

@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import type { Delivery } from '../delivery/delivery.js'
-import { encodeEvent, SSE_HEADERS } from '../delivery/sse.js'
+import { encodeEvent } from '../delivery/sse.js'
+import { sseResponse } from '../delivery/sse-node.js'
 import type { AppEnv } from '../env.js'
 import { changeToPatch, type EvaluatorHub } from '../hub.js'
 import { evaluatorFor } from './ofrep.js'
@@ -54,7 +55,7 @@ export function sdkRoutes(deps: SdkDeps) {
         stream.send(all)
         stream.setVersion(last.version)
       })
-      return new Response(connection.body, { headers: SSE_HEADERS })
+      return sseResponse(c, connection)
     })
     .get('/snapshot', (c) => {
       const evaluator = evaluatorFor(c, deps.hub)
