@@ -412,3 +412,65 @@ describe('OFREP event stream on the Node path', () => {
     await eventually('the release', () => h.delivery.counts().events === 0)
   })
 })
+
+describe('OFREP evaluation bodies on the Node path', () => {
+  /** The JSON body of a response with Content-Length, once all of it arrived. */
+  const bodyOf = (raw: string) => {
+    const end = raw.indexOf('\r\n\r\n')
+    const length = /\r\ncontent-length: (\d+)/i.exec(raw.slice(0, end))
+    if (end === -1 || length === null || raw.length < end + 4 + Number(length[1])) return undefined
+    return JSON.parse(raw.slice(end + 4))
+  }
+
+  it('reads the context from the IncomingMessage, with Content-Length or chunked, as the Web path does', async () => {
+    const { h, port } = await served()
+    await h.call('PUT', `${A}/flags/f`, stringFlag('A'))
+    await h.call('PUT', `${A}/environments/production/flags/f`, {
+      enabled: true,
+      offVariant: 'b',
+      rules: [{ id: 'nl', clauses: [{ attribute: 'country', op: 'eq', values: ['NL'] }], serve: { variant: 'a' } }],
+      fallthrough: { variant: 'b' },
+    })
+    const key = await h.key('server', 'production')
+    const body = JSON.stringify({ context: { targetingKey: 'u-1', country: 'NL' } })
+    const declared = new RawClient(port, post('/ofrep/v1/evaluate/flags/f', key, body))
+    const half = Math.floor(body.length / 2)
+    const chunked = new RawClient(
+      port,
+      `POST /ofrep/v1/evaluate/flags/f HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `${half.toString(16)}\r\n${body.slice(0, half)}\r\n${(body.length - half).toString(16)}\r\n${body.slice(half)}\r\n0\r\n\r\n`,
+    )
+    const web = await h.app.request('/ofrep/v1/evaluate/flags/f', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body,
+    })
+    const expected = await web.json()
+    expect(expected).toMatchObject({ key: 'f', value: 'A', variant: 'a', metadata: { ruleId: 'nl' } })
+    await declared.until('the answer', (c) => bodyOf(c.raw) !== undefined)
+    expect(bodyOf(declared.raw)).toEqual(expected)
+    await chunked.until('the answer', (c) => bodyOf(c.raw) !== undefined)
+    expect(chunked.head).toMatch(/^HTTP\/1\.1 200 /)
+    expect(bodyOf(chunked.raw)).toEqual(expected)
+    declared.destroy()
+    chunked.destroy()
+  })
+
+  it('answers 413 for a bulk body over 1 MiB, with or without Content-Length', async () => {
+    const { h, port } = await served()
+    const key = await h.key('server', 'production')
+    const big = JSON.stringify({ context: { targetingKey: 'x'.repeat(1024 * 1024) } })
+    const declared = new RawClient(port, post('/ofrep/v1/evaluate/flags', key, big))
+    const chunked = new RawClient(
+      port,
+      `POST /ofrep/v1/evaluate/flags HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\nTransfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`,
+    )
+    for (const c of [declared, chunked]) {
+      await c.until('the answer', (x) => x.raw.includes('\r\n\r\n'))
+      expect(c.head).toMatch(/^HTTP\/1\.1 413 /)
+      expect(c.head.toLowerCase()).toContain('content-type: application/problem+json')
+    }
+    declared.destroy()
+    chunked.destroy()
+  })
+})

@@ -1,14 +1,12 @@
-import { Hono, type MiddlewareHandler } from 'hono'
+import { Hono } from 'hono'
 import { checkSecureMode } from '../control/secure-mode.js'
 import { type ClientValue, clientValue, type Delivery } from '../delivery/delivery.js'
 import { encodeEvent } from '../delivery/sse.js'
-import { isNodeRequest, readNodeBody, sseResponse } from '../delivery/sse-node.js'
+import { sseResponse } from '../delivery/sse-node.js'
 import type { AppEnv } from '../env.js'
 import { VaneError } from '../errors.js'
 import type { EvaluatorHub } from '../hub.js'
-import { evaluationBodyLimit, evaluatorFor } from './ofrep.js'
-
-const BODY_LIMIT = 1024 * 1024
+import { evaluationBodyLimit, evaluatorFor, readEvaluationBody } from './ofrep.js'
 
 export interface ClientDeps {
   hub: EvaluatorHub
@@ -20,13 +18,9 @@ export interface ClientDeps {
  * body, never the URL), then only the flags whose value or variant changed for it.
  */
 export function clientRoutes(deps: ClientDeps) {
-  // on Node the body is read from the IncomingMessage, with the same limit
-  const limit: MiddlewareHandler<AppEnv> = (c, next) => (isNodeRequest(c) ? next() : evaluationBodyLimit(c, next))
-  return new Hono<AppEnv>().post('/stream', limit, async (c) => {
+  return new Hono<AppEnv>().post('/stream', evaluationBodyLimit, async (c) => {
     const evaluator = evaluatorFor(c, deps.hub)
-    const text = isNodeRequest(c) ? await readNodeBody(c, BODY_LIMIT) : await c.req.text()
-    if (text === undefined)
-      throw new VaneError('payload_too_large', `evaluation request bodies are limited to ${BODY_LIMIT} bytes`)
+    const text = await readEvaluationBody(c)
     let body: unknown
     try {
       body = text.trim() === '' ? {} : JSON.parse(text)

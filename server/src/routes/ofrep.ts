@@ -1,10 +1,10 @@
 import { type EvaluationResult, type Evaluator, murmur3 } from '@vane/engine'
-import { type Context, Hono } from 'hono'
+import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { checkSecureMode } from '../control/secure-mode.js'
 import type { Delivery } from '../delivery/delivery.js'
 import { encodeEvent } from '../delivery/sse.js'
-import { sseResponse } from '../delivery/sse-node.js'
+import { isNodeRequest, readNodeBody, sseResponse } from '../delivery/sse-node.js'
 import type { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../env.js'
 import { VaneError } from '../errors.js'
@@ -22,13 +22,31 @@ export interface OfrepDeps {
   publicUrl?: string | undefined
 }
 
-/** Evaluation requests carry one context: bodies over 1 MiB (as on the admin API) are refused before being read. */
-export const evaluationBodyLimit = bodyLimit({
-  maxSize: 1024 * 1024,
+const EVALUATION_BODY_LIMIT = 1024 * 1024
+const tooLarge = () =>
+  new VaneError('payload_too_large', `evaluation request bodies are limited to ${EVALUATION_BODY_LIMIT} bytes`)
+
+const honoBodyLimit = bodyLimit({
+  maxSize: EVALUATION_BODY_LIMIT,
   onError: () => {
-    throw new VaneError('payload_too_large', 'evaluation request bodies are limited to 1048576 bytes')
+    throw tooLarge()
   },
 })
+
+/**
+ * Evaluation requests carry one context: bodies over 1 MiB (as on the admin API) are refused before being read.
+ * On Node, {@link readEvaluationBody} enforces the limit itself while reading straight from the IncomingMessage:
+ * hono's middleware would build a full fetch Request for every evaluation.
+ */
+export const evaluationBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
+  isNodeRequest(c) ? next() : honoBodyLimit(c, next)
+
+/** The body of an evaluation request as text, within the limit. */
+export async function readEvaluationBody(c: Context<AppEnv>): Promise<string> {
+  const text = isNodeRequest(c) ? await readNodeBody(c, EVALUATION_BODY_LIMIT) : await c.req.text()
+  if (text === undefined) throw tooLarge()
+  return text
+}
 
 /** The environment's evaluator for the request's key. */
 export function evaluatorFor(c: Context<AppEnv>, hub: EvaluatorHub): Evaluator {
@@ -55,7 +73,7 @@ function ofrepError(status: 400 | 404, key: string | undefined, errorCode: strin
 
 /** The context from `{ "context": {...} }`; a missing context is an empty one. */
 async function readContext(c: Context<AppEnv>, key?: string): Promise<Record<string, unknown> | Response> {
-  const text = await c.req.text()
+  const text = await readEvaluationBody(c)
   let body: unknown
   try {
     body = text.trim() === '' ? {} : JSON.parse(text)
@@ -168,18 +186,18 @@ export function ofrepRoutes(deps: OfrepDeps) {
       const context = await readContext(c)
       if (context instanceof Response) return context
       if (c.get('apiKey').secureModeSecret) await secureMode(c, context)
-      const all = evaluator.evaluateAll(context)
       const parts: string[] = []
       // a 64-bit fingerprint of the entries in order: derived from what this context gets,
       // so another context with the same key never reuses it
       let h1 = 0
       let h2 = SEED2
-      for (const key in all) {
-        const entry = entryOf(key, all[key] as EvaluationResult, evaluator.environment)
+      const environment = evaluator.environment
+      evaluator.evaluateEach(context, (key, result) => {
+        const entry = entryOf(key, result, environment)
         parts.push(entry.json)
         h1 = mix(h1, entry.h1)
         h2 = mix(h2, entry.h2)
-      }
+      })
       deps.onEvaluate?.('ofrep-bulk', parts.length)
       const flagsJson = `[${parts.join(',')}]`
       const etag = `"${finish(h1, parts.length)}-${finish(h2, parts.length)}"`
