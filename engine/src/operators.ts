@@ -57,8 +57,12 @@ const hasOwn = Object.hasOwn
 
 /** A context attribute: an own key wins; otherwise a dot path walks nested objects, never arrays or prototypes. */
 export function readAttribute(ctx: Ctx, name: string, path: readonly string[] | undefined): unknown {
+  // kept small, so that it inlines into the condition test
   if (hasOwn(ctx, name)) return ctx[name]
-  if (path === undefined) return undefined
+  return path === undefined ? undefined : walk(ctx, path)
+}
+
+function walk(ctx: Ctx, path: readonly string[]): unknown {
   let current: unknown = ctx
   for (let i = 0; i < path.length; i++) {
     const part = path[i]!
