@@ -782,6 +782,23 @@ describe('compiled sources', () => {
     expect(e.flag('one')!.rules).not.toBe(e.flag('three')!.rules)
   })
 
+  it('share only parts that are the same value, not just the same JSON text (-0 and 0)', () => {
+    const negative = {
+      id: 'neg',
+      clauses: [{ attribute: 'n', op: 'eq' as const, values: [-0] }],
+      serve: { variant: 'a' },
+    }
+    const positive = {
+      id: 'pos',
+      clauses: [{ attribute: 'n', op: 'gte' as const, values: [0] }],
+      serve: { variant: 'b' },
+    }
+    const zeros = compileSnapshot(build([stringFlag('z', { rules: [negative, positive] })]))
+    const [first, second] = zeros.flag('z')!.rules!
+    expect(Object.is(first!.clauses![0]!.values[0], -0)).toBe(true)
+    expect(Object.is(second!.clauses![0]!.values[0], 0)).toBe(true)
+  })
+
   it('are frozen, so a shared part cannot be changed through one flag', () => {
     const one = e.flag('one')!
     expect(Object.isFrozen(one)).toBe(true)

@@ -247,6 +247,21 @@ function result(flag: Flag, variant: string, reason: Reason, ruleId?: string, ki
   return Object.freeze({ value, variant, reason, flagVersion })
 }
 
+/** Deep equality by `Object.is` on every leaf, keys in the same order. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  const ka = Object.keys(a)
+  const kb = Object.keys(b)
+  if (ka.length !== kb.length) return false
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!
+    if (k !== kb[i] || !sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
+  }
+  return true
+}
+
 /** Arrays built by `push` keep spare capacity; compiled tables live long, so they keep none. */
 function exact<T>(items: T[]): readonly T[] {
   return items.slice()
@@ -275,7 +290,8 @@ class Compiler {
     if (typeof value !== 'object' || value === null) return value
     const key = JSON.stringify(value)
     const stored = this.parts.get(key)
-    if (stored !== undefined) return stored as T
+    // JSON text conflates what JSON cannot tell apart (-0 and 0): a match must be the same value
+    if (stored !== undefined && sameValue(stored, value)) return stored as T
     const copy: unknown = Array.isArray(value)
       ? value.map((v) => this.share(v))
       : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.share(v)]))
