@@ -8,7 +8,7 @@
 //     process (ofrep-worker.mjs) at 1, 10 and 50 connections.
 // Prints a table, checks the targets and writes bench-results/server.json at the repository root.
 // Run: npx pnpm@12.4.2 --filter @vane/server bench   (after a build; or: cd server && node bench/run.mjs)
-// Knobs: BENCH_SDK_STREAMS, BENCH_CLIENT_STREAMS, BENCH_OFREP_SECONDS, BENCH_PHASES=propagation,sdk,client,ofrep,
+// Knobs: BENCH_SDK_STREAMS, BENCH_CLIENT_STREAMS, BENCH_OFREP_SECONDS, BENCH_PHASES=propagation,sdk,client,bare,ofrep,
 // BENCH_CPU_PROF=1 (server runs with --cpu-prof; profiles land in bench-results/server-cpu-prof/),
 // BENCH_CLI=<path to another build's cli.js>.
 import '../../engine/bench/guard.mjs'
@@ -28,7 +28,7 @@ const SDK_STREAMS = Number(env.BENCH_SDK_STREAMS ?? 10_000)
 const CLIENT_STREAMS = Number(env.BENCH_CLIENT_STREAMS ?? 2_000)
 const OFREP_SECONDS = Number(env.BENCH_OFREP_SECONDS ?? 10)
 const OFREP_LEVELS = [1, 10, 50]
-const PHASES = new Set((env.BENCH_PHASES ?? 'propagation,sdk,client,ofrep').split(','))
+const PHASES = new Set((env.BENCH_PHASES ?? 'propagation,sdk,client,bare,ofrep').split(','))
 const CPU_PROF = env.BENCH_CPU_PROF === '1'
 const CHANGES = 200
 const WARMUP_CHANGES = 10
@@ -304,6 +304,67 @@ async function propagation(serverKey) {
 }
 
 // ---- phase 2: fan-out ------------------------------------------------------------------------
+/** What the fan-out measures on `vane serve`: its kill endpoint and its own metrics. */
+const vaneTarget = {
+  async kill(flag, kind) {
+    const killed = await request('POST', `/admin/v1/environments/stream/flags/${flag}/kill`, {
+      body: { reason: `bench: ${kind} fan-out` },
+    })
+    if (killed.status !== 200) throw new Error(`kill ${flag}: HTTP ${killed.status} ${killed.text.slice(0, 300)}`)
+  },
+  heapUsed: () => metric('vane_nodejs_heap_size_used_bytes'),
+  openStreams: (kind) => metric('vane_open_streams', `{kind="${kind}"}`),
+}
+
+/**
+ * The same fan-out against node:http alone (bench/bare-sse-server.mjs): what any Node server pays per
+ * connection and per write, measured in this run, for Vane's figures to be read against.
+ */
+async function bareFanout(total) {
+  const bare = spawnNode([fileURLToPath(new URL('./bare-sse-server.mjs', import.meta.url))], {
+    cwd: serverDir,
+    env: { ...env, HOST },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const ask = (type) =>
+    withTimeout(
+      new Promise((resolve) => {
+        const on = (m) => {
+          if (m.type !== type) return
+          bare.off('message', on)
+          resolve(m)
+        }
+        bare.on('message', on)
+      }),
+      10_000,
+      `bare server ${type}`,
+    )
+  const listening = ask('listening')
+  const saved = { port, serverPid }
+  try {
+    port = (await listening).port
+    serverPid = bare.pid
+    const target = {
+      kill: async () => bare.send('kill'),
+      heapUsed: async () => {
+        const answer = ask('heap')
+        bare.send('heap')
+        return (await answer).bytes
+      },
+      openStreams: async () => {
+        const answer = ask('heap')
+        bare.send('heap')
+        return (await answer).open
+      },
+    }
+    return await fanout({ kind: 'node:http', total, path: '/', method: 'GET', key: 'none', sourceBase: 6, target })
+  } finally {
+    port = saved.port
+    serverPid = saved.serverPid
+    if (bare.exitCode === null) bare.kill('SIGKILL')
+  }
+}
+
 function startWorker() {
   const worker = spawnNode([fileURLToPath(new URL('./stream-worker.mjs', import.meta.url))], {
     cwd: serverDir,
@@ -336,13 +397,13 @@ function startWorker() {
  * Opens `total` streams across the workers, reads the server's RSS before and after,
  * kills `flag` and collects when each stream's patch arrived.
  */
-async function fanout({ kind, total, path, method, key, flag, sourceBase }) {
+async function fanout({ kind, total, path, method, key, flag, sourceBase, target = vaneTarget }) {
   const workers = Array.from({ length: WORKERS }, startWorker)
   try {
     await Promise.all(workers.map((w) => w.next('ready', 10_000)))
     await sleep(500)
     const rssBefore = rssBytes()
-    const heapBefore = await metric('vane_nodejs_heap_size_used_bytes')
+    const heapBefore = await target.heapUsed()
     /** Opens `count` more streams across the workers; resolves with what they report. */
     const openMore = async (count) => {
       workers.forEach((w, i) => {
@@ -371,7 +432,7 @@ async function fanout({ kind, total, path, method, key, flag, sourceBase }) {
     let openMs = performance.now() - openStarted
     await sleep(1_000)
     const rssWarm = rssBytes()
-    const heapWarm = await metric('vane_nodejs_heap_size_used_bytes')
+    const heapWarm = await target.heapUsed()
     const restStarted = performance.now()
     const openedRest = await openMore(total - warm)
     openMs += performance.now() - restStarted
@@ -385,18 +446,15 @@ async function fanout({ kind, total, path, method, key, flag, sourceBase }) {
     if (openedCount === 0) throw new Error(`${kind}: no stream opened: ${errors.join('; ')}`)
     await sleep(1_500)
     const rssAfter = rssBytes()
-    const heapAfter = await metric('vane_nodejs_heap_size_used_bytes')
-    const openStreams = await metric('vane_open_streams', `{kind="${kind}"}`)
+    const heapAfter = await target.heapUsed()
+    const openStreams = await target.openStreams(kind)
 
     const allReceived = Promise.all(workers.map((w) => w.next('received', 10_000)))
     allReceived.catch(() => {})
     const thread = mainThread()
     const t0 = clock()
-    const killed = await request('POST', `/admin/v1/environments/stream/flags/${flag}/kill`, {
-      body: { reason: `bench: ${kind} fan-out` },
-    })
+    await target.kill(flag, kind)
     const killResponseMs = clock() - t0
-    if (killed.status !== 200) throw new Error(`kill ${flag}: HTTP ${killed.status} ${killed.text.slice(0, 300)}`)
     await allReceived.catch(() => {})
     const serverThread = since(thread)
     for (const w of workers) w.send({ type: 'report' })
@@ -607,6 +665,10 @@ try {
     const client = { kind: 'client', total: CLIENT_STREAMS, path: '/client/v1/stream', method: 'POST', key: clientKey }
     result.fanout.push(await fanout({ ...client, flag: 'fanout-client', sourceBase: 4 }))
   }
+  if (PHASES.has('bare')) {
+    phase('bare', `fan-out floor: ${SDK_STREAMS} streams on node:http alone…`)
+    result.fanout.push(await bareFanout(SDK_STREAMS))
+  }
   if (PHASES.has('ofrep')) {
     phase('ofrepSetup', `OFREP: setting up ${FLAG_COUNT} flags…`)
     result.ofrep = await ofrep()
@@ -646,11 +708,11 @@ if (p !== undefined) {
 if (result.fanout.length > 0) {
   lines.push('fan-out: one kill → the patch on every open stream (load generators: 2 processes, raw sockets)')
   lines.push(
-    `  ${pad('stream', 8)}${lpad('open', 8)}${lpad('opened in', 11)}${lpad('p50', 10)}${lpad('p99', 10)}${lpad('max', 10)}${lpad('received', 10)}${lpad('loop CPU', 10)}${lpad('waiting', 10)}`,
+    `  ${pad('stream', 10)}${lpad('open', 8)}${lpad('opened in', 11)}${lpad('p50', 10)}${lpad('p99', 10)}${lpad('max', 10)}${lpad('received', 10)}${lpad('loop CPU', 10)}${lpad('waiting', 10)}`,
   )
   for (const f of result.fanout) {
     lines.push(
-      `  ${pad(f.kind, 8)}${lpad(f.opened, 8)}${lpad(`${f.openSeconds.toFixed(1)} s`, 11)}${lpad(ms(f.killToPatchMs.p50), 10)}${lpad(ms(f.killToPatchMs.p99), 10)}${lpad(ms(f.killToPatchMs.max), 10)}${lpad(f.received, 10)}${lpad(ms(f.serverMainThreadMs.onCpuMs), 10)}${lpad(ms(f.serverMainThreadMs.waitingMs), 10)}`,
+      `  ${pad(f.kind, 10)}${lpad(f.opened, 8)}${lpad(`${f.openSeconds.toFixed(1)} s`, 11)}${lpad(ms(f.killToPatchMs.p50), 10)}${lpad(ms(f.killToPatchMs.p99), 10)}${lpad(ms(f.killToPatchMs.max), 10)}${lpad(f.received, 10)}${lpad(ms(f.serverMainThreadMs.onCpuMs), 10)}${lpad(ms(f.serverMainThreadMs.waitingMs), 10)}`,
     )
   }
   lines.push(
@@ -658,16 +720,24 @@ if (result.fanout.length > 0) {
   )
   lines.push('server memory per idle stream')
   lines.push(
-    `  ${pad('stream', 8)}${lpad('VmRSS before → all open', 26)}${lpad('RSS/stream', 12)}${lpad('beyond the first tenth: RSS', 29)}${lpad('heap', 10)}`,
+    `  ${pad('stream', 10)}${lpad('VmRSS before → all open', 26)}${lpad('RSS/stream', 12)}${lpad('beyond the first tenth: RSS', 29)}${lpad('heap', 10)}`,
   )
   for (const f of result.fanout) {
     lines.push(
-      `  ${pad(f.kind, 8)}${lpad(`${mb(f.rssBeforeBytes)} → ${mb(f.rssAfterBytes)}`, 26)}${lpad(kb(f.rssPerStreamBytes), 12)}${lpad(kb(f.rssMarginalPerStreamBytes), 29)}${lpad(kb(f.heapMarginalPerStreamBytes), 10)}`,
+      `  ${pad(f.kind, 10)}${lpad(`${mb(f.rssBeforeBytes)} → ${mb(f.rssAfterBytes)}`, 26)}${lpad(kb(f.rssPerStreamBytes), 12)}${lpad(kb(f.rssMarginalPerStreamBytes), 29)}${lpad(kb(f.heapMarginalPerStreamBytes), 10)}`,
     )
   }
   lines.push(
     '  (RSS/stream: (VmRSS with all open − before) / streams; beyond the first tenth: growth while the other 9/10 opened, per stream)',
   )
+  const floor = result.fanout.find((f) => f.kind === 'node:http')
+  if (floor !== undefined)
+    lines.push(
+      `  (node:http: the same streams on a bare Node HTTP server with no application — the floor any Node server pays; ${result.fanout
+        .filter((f) => f !== floor)
+        .map((f) => `${f.kind} ${(f.rssPerStreamBytes / floor.rssPerStreamBytes).toFixed(2)}× its RSS per stream`)
+        .join(', ')})`,
+    )
   lines.push('')
 }
 const o = result.ofrep
@@ -700,6 +770,7 @@ if (p !== undefined)
     'ms',
   )
 for (const f of result.fanout) {
+  if (f.kind === 'node:http') continue
   const complete = f.received === f.streams
   target(
     `${f.kind} fan-out (${f.streams} streams) p99 < 250 ms, every stream patched`,
