@@ -799,6 +799,14 @@ describe('compiled sources', () => {
     expect(Object.is(second!.clauses![0]!.values[0], 0)).toBe(true)
   })
 
+  it('give cohorts back frozen too', () => {
+    const e = compile([boolFlag('x')], [{ key: 'c', include: ['u'], description: 'staff' }])
+    const cohort = e.cohort('c')!
+    expect(Object.isFrozen(cohort)).toBe(true)
+    expect(Object.isFrozen(cohort.include)).toBe(true)
+    expect(e.snapshot().cohorts.c).toEqual({ key: 'c', include: ['u'], description: 'staff' })
+  })
+
   it('are frozen, so a shared part cannot be changed through one flag', () => {
     const one = e.flag('one')!
     expect(Object.isFrozen(one)).toBe(true)

@@ -446,39 +446,49 @@ class Compiler {
   ): CompiledCohort {
     const { include: _include, exclude: _exclude, ...rest } = cohort
     const definition = this.share(rest) as Cohort
-    let source: Cohort | undefined
     const conditions = (definition.clauses ?? []).map((c) => this.condition(c))
-    const rollout = definition.rollout
-    // a cohort with neither clauses nor a rollout is just its include list
-    const openToAll = conditions.length > 0 || rollout !== undefined
-    const bucketer = new Bucketer(rollout?.salt ?? cohort.key)
-    const bucketBy = rollout?.bucketBy ?? 'targetingKey'
-    const bucketPath = attributePath(bucketBy)
-    return {
-      include,
-      exclude,
-      definition,
-      get source() {
-        source ??= {
-          ...definition,
-          ...(include.size > 0 && { include: [...include] }),
-          ...(exclude.size > 0 && { exclude: [...exclude] }),
-        }
-        return source
-      },
-      matches: (ctx, tables, depth) => {
-        const key = targetingKey(ctx)
-        if (typeof key === 'string') {
-          if (exclude.has(key)) return false
-          if (include.has(key)) return true
-        }
-        if (!openToAll) return false
-        for (const condition of conditions) if (!testCondition(condition, ctx, tables.inCohort, depth)) return false
-        if (rollout === undefined) return true
-        const by = bucketValue(readAttribute(ctx, bucketBy, bucketPath))
-        return by !== undefined && bucketer.bucket(by) < rollout.weight
-      },
-    }
+    return compiledCohort(definition, conditions, include, exclude)
+  }
+}
+
+/** Apart from the compiler: the cohort's closures must not keep it (and all it interned) alive. */
+function compiledCohort(
+  definition: Cohort,
+  conditions: readonly Condition[],
+  include: MemberSet,
+  exclude: MemberSet,
+): CompiledCohort {
+  let source: Cohort | undefined
+  const rollout = definition.rollout
+  // a cohort with neither clauses nor a rollout is just its include list
+  const openToAll = conditions.length > 0 || rollout !== undefined
+  const bucketer = new Bucketer(rollout?.salt ?? definition.key)
+  const bucketBy = rollout?.bucketBy ?? 'targetingKey'
+  const bucketPath = attributePath(bucketBy)
+  return {
+    include,
+    exclude,
+    definition,
+    get source() {
+      source ??= Object.freeze({
+        ...definition,
+        ...(include.size > 0 && { include: Object.freeze([...include]) as string[] }),
+        ...(exclude.size > 0 && { exclude: Object.freeze([...exclude]) as string[] }),
+      }) as Cohort
+      return source
+    },
+    matches: (ctx, tables, depth) => {
+      const key = targetingKey(ctx)
+      if (typeof key === 'string') {
+        if (exclude.has(key)) return false
+        if (include.has(key)) return true
+      }
+      if (!openToAll) return false
+      for (const condition of conditions) if (!testCondition(condition, ctx, tables.inCohort, depth)) return false
+      if (rollout === undefined) return true
+      const by = bucketValue(readAttribute(ctx, bucketBy, bucketPath))
+      return by !== undefined && bucketer.bucket(by) < rollout.weight
+    },
   }
 }
 

@@ -111,8 +111,9 @@ export function bucketOf(salt: string, value: string): number {
 
 // The last value bucketed, as little-endian 32-bit words: evaluating many flags
 // for one context (evaluateAll, or one request's flags) reads its key's
-// characters once. Evaluation is synchronous, so nothing interleaves between
-// capturing and use.
+// characters once. `held` names the value only while the words are whole: it is
+// cleared before they are overwritten and set once a value was read to the end.
+// Hashing is synchronous, so nothing can run between capturing and use.
 const HELD_LIMIT = 256
 const heldWords = new Int32Array(HELD_LIMIT / 4 + 1)
 const heldBytes = new Uint8Array(heldWords.buffer)
@@ -190,6 +191,7 @@ export class Bucketer {
       if (value === held) return this.fromHeld()
       const n = value.length
       if (n >= ENCODE_FROM && n <= HELD_LIMIT && littleEndian) {
+        held = undefined // the words are about to change: until they are whole, they hold no value
         const { read, written } = encoder.encodeInto(value, heldBytes)
         // one byte per character: ASCII throughout
         if (read === n && written === n) {
@@ -210,6 +212,7 @@ export class Bucketer {
    * -1 as soon as it turns out not to be ASCII.
    */
   private capture(value: string): number {
+    held = undefined // as above: a value that turns out not to be ASCII leaves the words half written
     const words = heldWords
     const n = value.length
     const shift = this.count << 3
