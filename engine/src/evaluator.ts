@@ -279,7 +279,9 @@ function bucketValue(value: unknown): string | undefined {
  * repeat themselves — the same variants, clauses, country lists and serves in
  * flag after flag — so equal parts of the sources are stored once, frozen, and
  * equal clauses compile to one shared condition: memory grows with what is
- * distinct, not with the number of flags.
+ * distinct, not with the number of flags. The table of parts lives for one
+ * compile only (its keys are the parts' JSON), so a patch shares nothing with
+ * the flags already loaded.
  */
 class Compiler {
   private readonly parts = new Map<string, unknown>()

@@ -279,6 +279,18 @@ describe('SDK stream on the Node path', () => {
     old.destroy()
   })
 
+  it('releases a stream still waiting behind another on its connection when the client leaves', async () => {
+    // heartbeats far away: only the socket's close can release the one that never got the socket
+    const { h, port, drops } = await served({ heartbeatMs: 60_000 })
+    const key = await h.key('server', 'production')
+    const both = new RawClient(port, `${get('/sdk/v1/stream', key)}${get('/sdk/v1/stream', key)}`)
+    await both.until('the first put', (c) => c.chunks().length >= 1)
+    await eventually('both subscriptions', () => h.delivery.counts().sdk === 2)
+    both.destroy()
+    await eventually('both subscriptions to be released', () => h.delivery.counts().sdk === 0, 2000)
+    expect(drops).toEqual([])
+  })
+
   it('answers HEAD with the head alone and opens no stream', async () => {
     const { h, port } = await served()
     const key = await h.key('server', 'production')

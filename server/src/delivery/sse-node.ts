@@ -142,7 +142,15 @@ function startNodeStream(connection: SseConnection, res: StreamResponse, respons
   }
   // a pipelined request waits for the responses ahead of it on its connection
   if (socket === null) {
-    res.once('socket', () => startNodeStream(connection, res, response))
+    // a client that leaves while it waits never gets the socket, and Node closes no response that never had one:
+    // its stream ends with the connection
+    const connectionSocket = res.req.socket
+    const left = () => connection.gone()
+    connectionSocket.once('close', left)
+    res.once('socket', () => {
+      connectionSocket.removeListener('close', left)
+      startNodeStream(connection, res, response)
+    })
     return
   }
   const headers: Record<string, string> = {}

@@ -34,9 +34,10 @@ const honoBodyLimit = bodyLimit({
 })
 
 /**
- * Evaluation requests carry one context: bodies over 1 MiB (as on the admin API) are refused before being read.
- * On Node, {@link readEvaluationBody} enforces the limit itself while reading straight from the IncomingMessage:
- * hono's middleware would build a full fetch Request for every evaluation.
+ * The other half of {@link readEvaluationBody}, which routes must read their body with: evaluation requests carry
+ * one context, and bodies over 1 MiB (as on the admin API) are refused. Elsewhere this middleware refuses them
+ * before they are read; on Node it lets the request through and `readEvaluationBody` enforces the limit while
+ * reading straight from the IncomingMessage (hono's middleware would build a full fetch Request for every one).
  */
 export const evaluationBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
   isNodeRequest(c) ? next() : honoBodyLimit(c, next)
