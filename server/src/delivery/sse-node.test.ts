@@ -303,7 +303,14 @@ describe('SDK stream on the Node path', () => {
     client.destroy()
   })
 
-  it('keeps neither the request objects nor the hono context alive while the stream is open', async () => {
+  it.each([
+    ['an SDK stream (GET)', 'server' as const, (key: string) => get('/sdk/v1/stream', key)],
+    [
+      'a client stream (POST with a body)',
+      'client' as const,
+      (key: string) => post('/client/v1/stream', key, JSON.stringify({ context: { targetingKey: 'u-1' } })),
+    ],
+  ])('keeps neither the request objects nor the hono context alive while %s is open', async (_, kind, request) => {
     setFlagsFromString('--expose-gc')
     const gc = runInNewContext('gc') as () => void
     const refs: WeakRef<object>[] = []
@@ -318,8 +325,9 @@ describe('SDK stream on the Node path', () => {
         ),
       ),
     )
-    const key = await h.key('server', 'production')
-    const client = new RawClient(port, get('/sdk/v1/stream', key))
+    await h.call('PUT', `${A}/flags/f`, { type: 'boolean', variants: { on: true, off: false } })
+    const key = await h.key(kind, 'production')
+    const client = new RawClient(port, request(key))
     await client.until('the put', (c) => c.chunks().length >= 1)
     expect(refs).toHaveLength(2)
     for (let i = 0; i < 10 && refs.some((r) => r.deref() !== undefined); i++) {
@@ -327,7 +335,12 @@ describe('SDK stream on the Node path', () => {
       gc()
     }
     expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true])
-    await h.call('PUT', `${A}/flags/f`, { type: 'boolean', variants: { on: true, off: false } })
+    // a change that flips the value, so that a client stream gets a patch as well
+    await h.call('PUT', `${A}/environments/production/flags/f`, {
+      enabled: true,
+      offVariant: 'off',
+      fallthrough: { variant: 'on' },
+    })
     await client.until('a patch', (c) => c.chunks().length >= 2)
     client.destroy()
   })

@@ -54,20 +54,49 @@ export type NodeFetch<E> = (request: Request, env: E) => Response | Promise<Resp
 
 /** Wraps an app's fetch for @hono/node-server so that its streams over HTTP/1 take the Node path. */
 export function nodeStreamFetch<E extends object>(fetch: NodeFetch<E>): NodeFetch<E> {
-  const started = (env: NodeBindings, response: Response) => {
+  const started = (env: NodeBindings, response: Response, listeners: AdapterListeners) => {
     const connection = env.sse
     env.sse = undefined
-    if (connection != null) startNodeStream(connection, env.outgoing, response)
+    if (connection != null) startNodeStream(connection, env.outgoing, response, listeners)
     return response
   }
   return (request, env) => {
     const node = env as Partial<NodeBindings>
     if (node.incoming?.httpVersionMajor !== 1) return fetch(request, env)
     node.sse = null
+    const listeners = adapterListeners(node as NodeBindings)
     const response = fetch(request, env)
     return response instanceof Promise
-      ? response.then((r) => started(node as NodeBindings, r))
-      : started(node as NodeBindings, response)
+      ? response.then((r) => started(node as NodeBindings, r, listeners))
+      : started(node as NodeBindings, response, listeners)
+  }
+}
+
+type Listener = (...args: unknown[]) => void
+
+/**
+ * The listeners @hono/node-server added for this request just before calling the app: on the response, 'close'
+ * (abort the Request's signal, drain an unread body) and, for a request with a body, 'finish' (drain it); on the
+ * request, 'end'. They share a scope with the adapter's lightweight Request (URL, Headers) and keep it alive for as
+ * long as a stream stays open, though nothing reads the signal once the handler has returned and a complete
+ * request has no body left. Only the anonymous ones are taken: Node's own (`bound resOnFinish`) are named.
+ */
+interface AdapterListeners {
+  close: Listener | undefined
+  finish: Listener | undefined
+  end: Listener | undefined
+}
+
+function adapterListeners({ incoming, outgoing }: NodeBindings): AdapterListeners {
+  const lastAnonymous = (listeners: Listener[]) => {
+    const fn = listeners[listeners.length - 1]
+    return fn !== undefined && fn.name === '' ? fn : undefined
+  }
+  const body = incoming.method !== 'GET' && incoming.method !== 'HEAD'
+  return {
+    close: lastAnonymous(outgoing.listeners('close') as Listener[]),
+    finish: body ? lastAnonymous(outgoing.listeners('finish') as Listener[]) : undefined,
+    end: body ? lastAnonymous(incoming.listeners('end') as Listener[]) : undefined,
   }
 }
 
@@ -129,7 +158,12 @@ class NodeSink implements SseSink {
   }
 }
 
-function startNodeStream(connection: SseConnection, res: StreamResponse, response: Response): void {
+function startNodeStream(
+  connection: SseConnection,
+  res: StreamResponse,
+  response: Response,
+  listeners: AdapterListeners,
+): void {
   // the app replaced the stream's answer (an error after the handler): that answer goes out instead
   if (!response.headers.has(ALREADY_SENT) || res.headersSent) {
     connection.close('client')
@@ -149,17 +183,19 @@ function startNodeStream(connection: SseConnection, res: StreamResponse, respons
     connectionSocket.once('close', left)
     res.once('socket', () => {
       connectionSocket.removeListener('close', left)
-      startNodeStream(connection, res, response)
+      startNodeStream(connection, res, response, listeners)
     })
     return
   }
   const headers: Record<string, string> = {}
   for (const [name, value] of response.headers) if (name !== ALREADY_SENT) headers[name] = value
   res[kConnection] = connection
-  // the adapter's own 'close' listener keeps its lightweight Request (URL, Headers) for as long as the stream is
-  // open, only to abort that Request's signal and drain an unread body: nothing reads the signal once the handler
-  // has returned, and a complete request has no body left (streams read it from the IncomingMessage)
-  if (res.req.complete && res.listenerCount('close') === 1) res.removeAllListeners('close')
+  // see AdapterListeners: a complete request (streams read their body from the IncomingMessage) needs none of them
+  if (res.req.complete) {
+    if (listeners.close !== undefined) res.removeListener('close', listeners.close)
+    if (listeners.finish !== undefined) res.removeListener('finish', listeners.finish)
+    if (listeners.end !== undefined) res.req.removeListener('end', listeners.end)
+  }
   res.on('close', onClose)
   // the head and what priming queued leave in one write
   socket.cork()
