@@ -127,6 +127,12 @@ class CompiledFlag {
   ) {}
 }
 
+/** A flag whose answer does not depend on the context: killed, disabled, or with nothing to decide. */
+function fixedFlag(flag: Flag, result: Result): CompiledFlag {
+  const none = undefined
+  return new CompiledFlag(flag, flag.type, flag.archived === true, result, none, none, none, none, none, none, none)
+}
+
 /**
  * Decides a flag for a context whose `targetingKey` (`key`) was read and checked
  * once by the caller; `undefined` when a rollout lacks its bucketing attribute.
@@ -328,38 +334,8 @@ class Compiler {
     Object.freeze(flag)
     const type = flag.type
     const archived = flag.archived === true
-    if (flag.killed) {
-      const killed = result(flag, flag.offVariant, Reason.DISABLED, undefined, true)
-      return new CompiledFlag(
-        flag,
-        type,
-        archived,
-        killed,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-      )
-    }
-    if (!flag.enabled) {
-      const disabled = result(flag, flag.offVariant, Reason.DISABLED)
-      return new CompiledFlag(
-        flag,
-        type,
-        archived,
-        disabled,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-      )
-    }
+    if (flag.killed) return fixedFlag(flag, result(flag, flag.offVariant, Reason.DISABLED, undefined, true))
+    if (!flag.enabled) return fixedFlag(flag, result(flag, flag.offVariant, Reason.DISABLED))
 
     const prerequisites =
       flag.prerequisites !== undefined && flag.prerequisites.length > 0
@@ -389,20 +365,7 @@ class Compiler {
     }
     const fallthrough = this.serve(flag, flag.fallthrough, undefined)
     const decides = prerequisites !== undefined || targets !== undefined || ruleEnds.length > 0
-    if (!decides && !(fallthrough instanceof Rollout))
-      return new CompiledFlag(
-        flag,
-        type,
-        archived,
-        fallthrough,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-      )
+    if (!decides && !(fallthrough instanceof Rollout)) return fixedFlag(flag, fallthrough)
     const hasRules = ruleEnds.length > 0
     return new CompiledFlag(
       flag,
