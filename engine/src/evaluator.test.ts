@@ -868,6 +868,47 @@ describe('apply', () => {
     expect(base.cohort('staff')).toEqual({ key: 'staff', include: ['u-staff'] })
   })
 
+  it('put cohort keeping the members: a new definition, the same lists', () => {
+    const redefined = base.apply({
+      op: 'put',
+      kind: 'cohort',
+      key: 'staff',
+      value: {
+        key: 'staff',
+        description: 'staff, and everyone in NL',
+        clauses: [{ attribute: 'country', op: 'eq', values: ['NL'] }],
+      },
+      keepMembers: true,
+      version: 43,
+    })
+    expect(redefined.evaluate('f', staff)).toMatchObject({ variant: 'a', ruleId: 'staff' })
+    expect(redefined.evaluate('f', { targetingKey: 'u-nl', country: 'NL' })).toMatchObject({ variant: 'a' })
+    expect(redefined.cohort('staff')).toEqual({
+      key: 'staff',
+      description: 'staff, and everyone in NL',
+      clauses: [{ attribute: 'country', op: 'eq', values: ['NL'] }],
+      include: ['u-staff'],
+    })
+    expect(base.evaluate('f', { targetingKey: 'u-nl', country: 'NL' })).toMatchObject({ variant: 'c' })
+    // a new cohort defined this way starts with no members
+    const fresh = base.apply({ op: 'put', kind: 'cohort', key: 'new', value: { key: 'new' }, keepMembers: true })
+    expect(fresh.cohort('new')).toEqual({ key: 'new' })
+  })
+
+  it('put cohort keeping the members refuses member lists in the value', () => {
+    const error = expectInvalidSnapshot(() =>
+      base.apply({
+        op: 'put',
+        kind: 'cohort',
+        key: 'staff',
+        value: { key: 'staff', include: ['x'] },
+        keepMembers: true,
+      }),
+    )
+    expect(error.issues.map((i) => i.pointer)).toEqual(['/value/include'])
+    expect(base.cohort('staff')).toEqual({ key: 'staff', include: ['u-staff'] })
+  })
+
   it('delete cohort: fine when unreferenced', () => {
     const deleted = base.apply({ op: 'delete', kind: 'cohort', key: 'unused' })
     expect(deleted.cohort('unused')).toBeUndefined()

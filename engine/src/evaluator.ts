@@ -763,7 +763,14 @@ function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string | number
   if (parsed.data.key !== patch.key)
     add(at('key'), `patch key "${patch.key}" differs from value key "${parsed.data.key}"`)
   if (patch.kind === 'flag') tables.flags.set(patch.key, new Compiler().flag(parsed.data as Flag))
-  else tables.cohorts.set(patch.key, new Compiler().cohort(parsed.data as Cohort))
+  else if (patch.keepMembers === true) {
+    const cohort = parsed.data as Cohort
+    for (const list of ['include', 'exclude'] as const)
+      if (cohort[list] !== undefined) add(at('value', list), 'a put that keeps the members carries no member lists')
+    const current = tables.cohorts.get(patch.key)
+    const none = MemberSet.of(undefined)
+    tables.cohorts.set(patch.key, new Compiler().cohort(cohort, current?.include ?? none, current?.exclude ?? none))
+  } else tables.cohorts.set(patch.key, new Compiler().cohort(parsed.data as Cohort))
   for (const i of changeIssues(tables, patch.kind, patch.key)) add(at(...i.path), i.message)
   if (issues.length > 0) throw new SnapshotValidationError(issues)
 }

@@ -124,7 +124,19 @@ export interface Snapshot {
 /** One change to a snapshot; `version` is the environment version after it. */
 export type SnapshotPatch =
   | { op: 'put'; kind: 'flag'; key: string; value: Flag; version?: number }
-  | { op: 'put'; kind: 'cohort'; key: string; value: Cohort; version?: number }
+  | {
+      op: 'put'
+      kind: 'cohort'
+      key: string
+      value: Cohort
+      version?: number
+      /**
+       * The cohort's definition only (description, clauses, rollout): its member lists stay as
+       * they are, so editing a cohort of a million keys does not resend them. `value` then
+       * carries no `include` or `exclude`.
+       */
+      keepMembers?: boolean
+    }
   | { op: 'delete'; kind: 'flag' | 'cohort'; key: string; version?: number }
   | { op: 'members'; kind: 'cohort'; key: string; add?: MemberDelta; remove?: MemberDelta; version?: number }
 

@@ -26,6 +26,8 @@ export function changeToPatch(change: ChangeRecord): SnapshotPatch {
   if (change.op === 'delete') return { op: 'delete', kind: entity, key, version }
   if (change.op === 'members') return { op: 'members', kind: 'cohort', key, version, ...(change.payload as object) }
   if (entity === 'flag') return { op: 'put', kind: 'flag', key, version, value: change.payload as never }
+  if (change.op === 'define')
+    return { op: 'put', kind: 'cohort', key, version, value: change.payload as never, keepMembers: true }
   return { op: 'put', kind: 'cohort', key, version, value: change.payload as never }
 }
 

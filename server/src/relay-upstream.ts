@@ -50,6 +50,8 @@ export function patchToChange(
     const { op: _op, kind: _kind, key: _key, version: _version, ...delta } = patch
     return { ...base, entity: 'cohort', op: 'members', payload: JSON.parse(JSON.stringify(delta)) }
   }
+  if (patch.kind === 'cohort' && patch.keepMembers === true)
+    return { ...base, entity: 'cohort', op: 'define', payload: patch.value as never }
   return { ...base, entity: patch.kind, op: 'put', payload: patch.value as never }
 }
 

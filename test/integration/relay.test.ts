@@ -164,6 +164,29 @@ describe('relay mode', () => {
     const [viaRelayReport, directReport] = await Promise.all([report(relay.url), report(upstream.url)])
     expect(viaRelayReport.status).toBe(directReport.status)
     expect(viaRelayReport.status).not.toBe(404)
+
+    // a cohort redefined without its lists: the patch carries no members, and every copy keeps them
+    await admin('PUT', '/admin/v1/cohorts/testers', { include: ['user-1', 'user-2'] })
+    await admin('PUT', '/admin/v1/cohorts/testers', { description: 'renamed', rollout: { weight: 0 } })
+    const redefined = await upstreamVersion()
+    await viaRelay.waitFor(() => viaRelay.lastId === redefined && direct.lastId === redefined, 10_000)
+    expect(viaRelay.problems).toEqual([])
+    for (const follower of [viaRelay, direct]) {
+      const last = follower.received.at(-1)?.patch
+      expect(last).toMatchObject({ op: 'put', kind: 'cohort', key: 'testers', keepMembers: true })
+      expect(last).not.toHaveProperty('value.include')
+      expect(follower.evaluator?.cohort('testers')).toMatchObject({
+        include: ['user-1', 'user-2'],
+        rollout: { weight: 0 },
+      })
+    }
+    const snapshotOf = async (base: string) =>
+      (await (await fetch(`${base}/sdk/v1/snapshot`, { headers: { authorization: `Bearer ${sdkKey}` } })).json()) as {
+        cohorts: Record<string, unknown>
+      }
+    const [relaySnapshot, upstreamSnapshot] = await Promise.all([snapshotOf(relay.url), snapshotOf(upstream.url)])
+    expect(relaySnapshot.cohorts.testers).toEqual(upstreamSnapshot.cohorts.testers)
+    expect(upstreamSnapshot.cohorts.testers).toMatchObject({ include: ['user-1', 'user-2'] })
     await Promise.all([viaRelay.stop(), direct.stop()])
   }, 60_000)
 

@@ -47,10 +47,16 @@ export function putCohort(
       )
       await tx.addCohortMembers(key, list, given)
     }
-    const engineCohort = toEngineCohort(cohort, await tx.getCohortMembers(key))
+    // lists not given are kept: the change then carries the definition alone, so that editing a cohort of a
+    // million keys does not copy them into the change log and out to every stream
+    const membersGiven = input.include !== undefined || input.exclude !== undefined
+    const engineCohort = membersGiven
+      ? toEngineCohort(cohort, await tx.getCohortMembers(key))
+      : toEngineCohort(cohort, { include: [], exclude: [] })
+    const op = membersGiven ? 'put' : 'define'
     const pointer = bodyPointer('cohorts', key, 'clauses')
     for (const env of await tx.listEnvironments())
-      await batch.change(env.key, 'cohort', key, 'put', engineCohort as unknown as JsonValue, pointer)
+      await batch.change(env.key, 'cohort', key, op, engineCohort as unknown as JsonValue, pointer)
     await batch.audit({
       action: current === undefined ? 'cohort.create' : 'cohort.update',
       entityType: 'cohort',

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { changeToPatch } from '../hub.js'
 import { A, boolFlag, expectNoChange, expectProblem, json, mark, since } from '../test-api.js'
 import { createHarness, type Harness } from '../test-harness.js'
 
@@ -94,14 +95,21 @@ describe('cohorts routes', () => {
     expect(inBeta('d', 'staging')).toBe(true)
   })
 
-  it('PUT without lists keeps them', async () => {
-    expect((await h.call('PUT', C('beta'), { description: 'kept' })).status).toBe(200)
+  it('PUT without lists keeps them, and its change carries the definition alone', async () => {
+    const before = await mark(h)
+    expect((await h.call('PUT', C('beta'), { description: 'kept', rollout: { weight: 0 } })).status).toBe(200)
     expect(await json(await h.call('GET', C('beta')))).toMatchObject({
       description: 'kept',
       version: 3,
       members: { include: 2, exclude: 0 },
     })
     expect(inBeta('d')).toBe(true)
+    // a cohort of a million keys whose definition changed does not copy them into the log and every stream
+    const [change] = await h.store.changesSince('production', before.versions.production!, 10)
+    expect(change).toMatchObject({ entity: 'cohort', key: 'beta', op: 'define' })
+    expect(change!.payload).toEqual({ key: 'beta', version: 3, rollout: { weight: 0 } })
+    expect(changeToPatch(change!)).toMatchObject({ op: 'put', kind: 'cohort', keepMembers: true })
+    expect(h.hub.get('production')?.cohort('beta')).toMatchObject({ include: ['c', 'd'], rollout: { weight: 0 } })
   })
 
   it('a stale If-Match is a 412 that changes nothing', async () => {

@@ -58,7 +58,8 @@ export interface CohortMembers {
 }
 
 export type ChangeEntity = 'flag' | 'cohort'
-export type ChangeOp = 'put' | 'delete' | 'members'
+/** `define`: a cohort's definition alone, its member lists unchanged (a `put` with `keepMembers` on the streams). */
+export type ChangeOp = 'put' | 'delete' | 'members' | 'define'
 
 /** One entry of an environment's change log: the source of the change feed. */
 export interface ChangeRecord {
