@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino'
 import { serveNode } from './adapters/node.js'
 import { createApp } from './app.js'
 import { bootstrapAdminKey, KeyAuthenticator } from './control/keys.js'
+import { startOutcomePruning } from './control/outcomes.js'
 import { Delivery } from './delivery/delivery.js'
 import { StreamTokens } from './delivery/tokens.js'
 import { type ChangeFeed, createLocalFeed } from './feed.js'
@@ -33,6 +34,8 @@ export interface ServerConfig {
   upstream?: string
   /** Relay mode: a server key of the environment to mirror (`--sdk-key`, env `VANE_SDK_KEY`). */
   sdkKey?: string
+  /** Days of SDK outcome reports kept for the impact view (env `VANE_OUTCOME_RETENTION_DAYS`); 0 keeps them all. Default 30. */
+  outcomeRetentionDays?: number
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -50,6 +53,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     ...(Number(env.VANE_HEARTBEAT_MS) > 0 && { heartbeatMs: Number(env.VANE_HEARTBEAT_MS) }),
     ...(env.VANE_UPSTREAM !== undefined && { upstream: env.VANE_UPSTREAM }),
     ...(env.VANE_SDK_KEY !== undefined && { sdkKey: env.VANE_SDK_KEY }),
+    ...(env.VANE_OUTCOME_RETENTION_DAYS !== undefined && {
+      outcomeRetentionDays: Number(env.VANE_OUTCOME_RETENTION_DAYS),
+    }),
     rateLimit: { perSecond, burst: perSecond * 2 },
   }
 }
@@ -137,6 +143,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
       ),
   })
+  const retentionDays = config.outcomeRetentionDays ?? 30
+  const stopPruning =
+    Number.isFinite(retentionDays) && retentionDays > 0
+      ? startOutcomePruning({
+          store,
+          retentionDays,
+          onPruned: (rows) => {
+            if (rows > 0) logger.info({ rows, retentionDays }, 'pruned old outcome reports')
+          },
+          onError: (error) => logger.warn({ err: error }, 'pruning old outcome reports failed; retrying in an hour'),
+        })
+      : undefined
   const { server, port } = await serveNode(app, { port: config.port, hostname: config.hostname })
   ready = true
   const url = `http://${config.hostname.includes(':') ? `[${config.hostname}]` : config.hostname}:${port}`
@@ -147,6 +165,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     store,
     logger,
     close: async () => {
+      stopPruning?.()
       delivery.close()
       await shared?.close()
       return closeServer(server, store)

@@ -194,3 +194,41 @@ export async function flagImpact(
   }))
   return { environment, flag: flagKey, from, to, variants }
 }
+
+export interface OutcomePruningOptions {
+  store: Pick<Store, 'pruneOutcomes'>
+  /** Outcome windows older than this many days are deleted. */
+  retentionDays: number
+  /** How often to prune; the first run is at once. */
+  everyMs?: number
+  now?: () => number
+  onPruned?: (rows: number) => void
+  onError?: (error: unknown) => void
+}
+
+/**
+ * Deletes outcome rows past their retention, now and then every `everyMs` (an hour by default): reports
+ * arrive every 10 s from every SDK, so the table would otherwise only grow. Returns a function that stops it.
+ * Several instances sharing a database may all prune: deleting what another already deleted is a no-op.
+ */
+export function startOutcomePruning(options: OutcomePruningOptions): () => void {
+  const now = options.now ?? Date.now
+  let running = false
+  const prune = async () => {
+    if (running) return
+    running = true
+    try {
+      const before = new Date(now() - options.retentionDays * 24 * 60 * MINUTE).toISOString()
+      const rows = await options.store.pruneOutcomes(before)
+      options.onPruned?.(rows)
+    } catch (error) {
+      options.onError?.(error)
+    } finally {
+      running = false
+    }
+  }
+  void prune()
+  const timer = setInterval(() => void prune(), options.everyMs ?? 60 * MINUTE)
+  timer.unref?.()
+  return () => clearInterval(timer)
+}

@@ -41,6 +41,7 @@ const WRITES = [
   'insertTrigger',
   'revokeTrigger',
   'recordOutcomes',
+  'pruneOutcomes',
 ] as const satisfies readonly (keyof StoreTx)[]
 
 // a new StoreTx method must be sorted into READS or WRITES, or this line stops compiling

@@ -88,6 +88,20 @@ export function outcomeContract(store: CurrentStore): void {
     expect(await store().readOutcomes('nope', 'f', W1, W3)).toEqual([])
   })
 
+  it('prunes the windows of every environment before a time, and only those', async () => {
+    await store().insertEnvironment(environment('production'))
+    await store().insertEnvironment(environment('staging'))
+    for (const env of ['production', 'staging'])
+      for (const window of [W1, W2, W3]) await store().recordOutcomes(env, window, [series('f', 'on', [1])])
+    expect(await store().pruneOutcomes(W2)).toBe(2)
+    for (const env of ['production', 'staging'])
+      expect((await store().readOutcomes(env, 'f', W1, '2025-01-03T00:00:00.000Z')).map((r) => r.windowStart)).toEqual([
+        W2,
+        W3,
+      ])
+    expect(await store().pruneOutcomes(W1)).toBe(0)
+  })
+
   it('combines series that name the same flag and variant in one call, and accepts none', async () => {
     await store().insertEnvironment(environment('production'))
     await store().recordOutcomes('production', W1, [series('f', 'on', [1, 2], 1), series('f', 'on', [3], 1)])

@@ -212,5 +212,7 @@ export function postgresOps(db: PgDb): StoreTx {
             ),
           ),
       ),
+    pruneOutcomes: async (before) =>
+      (await db.delete(t.outcomes).where(lt(t.outcomes.windowStart, before))).rowCount ?? 0,
   }
 }

@@ -235,5 +235,6 @@ export function sqliteOps(db: SqliteDb): StoreTx {
           )
           .all(),
       ),
+    pruneOutcomes: async (before) => db.delete(t.outcomes).where(lt(t.outcomes.windowStart, before)).run().changes,
   }
 }
