@@ -66,8 +66,14 @@ export class WriteBatch {
     if (environments.length === 0) return
     const wanted = new Set(environments)
     for (const env of await this.tx.listEnvironments()) {
+      if (!wanted.has(env.key)) continue
       const evaluator = this.staged.get(env.key) ?? this.hub.get(env.key)
-      if (!wanted.has(env.key) || evaluator === undefined || evaluator.version >= env.version) continue
+      if (evaluator === undefined) {
+        // created by another instance, and not announced here yet: start from what it committed
+        this.staged.set(env.key, compileSnapshot(await loadSnapshot(this.tx, env.key)))
+        continue
+      }
+      if (evaluator.version >= env.version) continue
       const gap = env.version - evaluator.version
       const missing = await this.tx.changesSince(env.key, evaluator.version, gap)
       const contiguous = missing.length === gap && missing[0]?.version === evaluator.version + 1
@@ -154,6 +160,9 @@ async function writeInTransaction<T>(
 ): Promise<T> {
   const now = (deps.now?.() ?? new Date()).toISOString()
   const { result, batch } = await deps.store.transaction(async (tx) => {
+    // a write to every environment and the creation of one take turns (lockEnvironmentSet), so that
+    // neither misses the other: the list is read once the lock is held
+    if (environments === 'all') await tx.lockEnvironmentSet()
     const keys = environments === 'all' ? (await tx.listEnvironments()).map((e) => e.key) : environments
     await tx.lockEnvironments(keys)
     const batch = new WriteBatch(tx, deps.hub, actor, now)

@@ -12,6 +12,8 @@ export async function createEnvironment(
   name: string | undefined,
 ): Promise<EnvironmentRecord> {
   const record = await write(deps, actor, [], async (batch) => {
+    // after any write to every environment that is under way: its flags are then in the snapshot read below
+    await batch.tx.lockEnvironmentSet()
     if ((await batch.tx.getEnvironment(key)) !== undefined)
       throw new VaneError('conflict', `environment "${key}" already exists`)
     const env: EnvironmentRecord = { key, name: name ?? key, version: 0, createdAt: batch.now }

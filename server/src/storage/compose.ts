@@ -26,6 +26,7 @@ const READS = [
 
 const WRITES = [
   'lockEnvironments',
+  'lockEnvironmentSet',
   'insertEnvironment',
   'bumpEnvironmentVersion',
   'upsertFlag',

@@ -24,6 +24,11 @@ export function postgresOps(db: PgDb): StoreTx {
         .for('update')
     },
 
+    // per schema: deployments sharing a database do not wait on each other
+    lockEnvironmentSet: async () => {
+      await db.execute(sql`SELECT pg_advisory_xact_lock(hashtext('vane:environment-set'), hashtext(current_schema()))`)
+    },
+
     listEnvironments: async () => db.select().from(t.environments).orderBy(asc(t.environments.key)),
     getEnvironment: async (key) => (await db.select().from(t.environments).where(eq(t.environments.key, key)))[0],
     insertEnvironment: async (record) => {

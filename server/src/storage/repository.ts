@@ -166,6 +166,12 @@ export interface StoreTx {
    * (row locks on PostgreSQL; SQLite already runs one writer at a time).
    */
   lockEnvironments(keys: string[]): Promise<void>
+  /**
+   * Makes writes to every environment and the creation of an environment take turns, until the transaction
+   * ends: a write listing the environments before a new one committed, and the new one reading the flags
+   * before that write committed, would each miss the other. Take it before `lockEnvironments`.
+   */
+  lockEnvironmentSet(): Promise<void>
 
   listEnvironments(): Promise<EnvironmentRecord[]>
   getEnvironment(key: string): Promise<EnvironmentRecord | undefined>

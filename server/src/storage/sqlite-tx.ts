@@ -49,6 +49,7 @@ export function sqliteOps(db: SqliteDb): StoreTx {
   return {
     // BEGIN IMMEDIATE already made this connection the only writer
     lockEnvironments: async () => {},
+    lockEnvironmentSet: async () => {},
 
     listEnvironments: async () => db.select().from(t.environments).orderBy(asc(t.environments.key)).all(),
     getEnvironment: async (key) => db.select().from(t.environments).where(eq(t.environments.key, key)).get(),
