@@ -8,7 +8,7 @@ import net from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { getRequestListener } from '@hono/node-server'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { serveNode } from '../adapters/node.js'
 import { A } from '../test-api.js'
 import { createHarness, type Harness, type HarnessOptions } from '../test-harness.js'
@@ -294,12 +294,15 @@ describe('SDK stream on the Node path', () => {
   it('answers HEAD with the head alone and opens no stream', async () => {
     const { h, port } = await served()
     const key = await h.key('server', 'production')
+    const open = vi.spyOn(h.delivery, 'open')
     const client = new RawClient(port, get('/sdk/v1/stream', key).replace('GET', 'HEAD'))
     await client.until('the head', (c) => c.raw.includes('\r\n\r\n'))
     expect(client.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
     await sleep(50)
     expect(client.raw.endsWith('\r\n\r\n')).toBe(true)
     expect(h.delivery.counts().sdk).toBe(0)
+    // not subscribed and primed, only to be closed: nothing was opened
+    expect(open).not.toHaveBeenCalled()
     client.destroy()
   })
 

@@ -38,15 +38,18 @@ export function isNodeRequest(c: Context): boolean {
  * response once the app has returned it.
  */
 export function sseResponse(c: Context, connection: SseConnection): Response {
-  // hono answers HEAD with the GET handler and drops the body: nothing would ever read this stream
-  if (c.req.method === 'HEAD') {
-    connection.close('client')
-    return new Response(null, { headers: SSE_HEADERS })
-  }
   const node = nodeBindings(c)
   if (node === undefined) return new Response(connection.body, { headers: SSE_HEADERS })
   node.sse = connection
   return new Response(null, { headers: { ...SSE_HEADERS, [ALREADY_SENT]: 'true' } })
+}
+
+/**
+ * A stream route's answer to HEAD, which hono sends to the GET handler (and drops the body of): the headers
+ * alone, checked before anything subscribes or primes a stream nobody would read.
+ */
+export function headOnly(c: Context): Response | undefined {
+  return c.req.method === 'HEAD' ? new Response(null, { headers: SSE_HEADERS }) : undefined
 }
 
 /** A Web-standard fetch handler taking @hono/node-server's bindings, such as a hono app's. */

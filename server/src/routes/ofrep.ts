@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { checkSecureMode } from '../control/secure-mode.js'
 import type { Delivery } from '../delivery/delivery.js'
 import { encodeEvent } from '../delivery/sse.js'
-import { isNodeRequest, readNodeBody, sseResponse } from '../delivery/sse-node.js'
+import { headOnly, isNodeRequest, readNodeBody, sseResponse } from '../delivery/sse-node.js'
 import type { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../env.js'
 import { VaneError } from '../errors.js'
@@ -241,6 +241,8 @@ export function ofrepEventRoutes(deps: OfrepDeps) {
     const origin = c.req.header('origin')
     if (origin !== undefined && key.kind === 'client' && !key.allowedOrigins.includes(origin))
       throw new VaneError('forbidden', `origin ${origin} is not allowed for this client key`)
+    const head = headOnly(c)
+    if (head !== undefined) return head
     const last = Number(c.req.header('last-event-id'))
     const connection = deps.delivery.open('events', claims.e, key, async (stream) => {
       const current = deps.hub.get(claims.e)?.version ?? 0

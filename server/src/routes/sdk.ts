@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import type { Delivery } from '../delivery/delivery.js'
 import { encodeEvent } from '../delivery/sse.js'
-import { sseResponse } from '../delivery/sse-node.js'
+import { headOnly, sseResponse } from '../delivery/sse-node.js'
 import type { AppEnv } from '../env.js'
 import { changeToPatch, type EvaluatorHub } from '../hub.js'
 import { evaluatorFor } from './ofrep.js'
@@ -21,6 +21,8 @@ export function sdkRoutes(deps: SdkDeps) {
   return new Hono<AppEnv>()
     .get('/stream', (c) => {
       const evaluator = evaluatorFor(c, deps.hub)
+      const head = headOnly(c)
+      if (head !== undefined) return head
       const environment = evaluator.environment
       const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId')
       const after = lastEventId === undefined || !/^\d{1,15}$/.test(lastEventId) ? undefined : Number(lastEventId)
