@@ -46,8 +46,14 @@ export class EvaluatorHub {
     feed.subscribe((change) => this.apply(change))
   }
 
+  /**
+   * Compiles an environment from the store and installs it, unless what is installed is as new already: a
+   * write that committed while this read ran installs its newer evaluator, which must not be overwritten.
+   */
   async reload(store: StoreTx, environment: string): Promise<Evaluator> {
     const evaluator = compileSnapshot(await loadSnapshot(store, environment))
+    const current = this.evaluators.get(environment)
+    if (current !== undefined && current.version >= evaluator.version) return current
     this.evaluators.set(environment, evaluator)
     return evaluator
   }

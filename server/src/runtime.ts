@@ -143,9 +143,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
       ),
   })
-  const retentionDays = config.outcomeRetentionDays ?? 30
+  let retentionDays = config.outcomeRetentionDays ?? 30
+  if (!Number.isFinite(retentionDays) || retentionDays < 0) {
+    logger.warn(
+      { given: config.outcomeRetentionDays },
+      'VANE_OUTCOME_RETENTION_DAYS is not a number of days: keeping 30',
+    )
+    retentionDays = 30
+  } else if (retentionDays > 0 && retentionDays < 1) {
+    // the impact view reads the last 24 hours
+    logger.warn({ given: retentionDays }, 'VANE_OUTCOME_RETENTION_DAYS is below 1: keeping 1 day')
+    retentionDays = 1
+  }
   const stopPruning =
-    Number.isFinite(retentionDays) && retentionDays > 0
+    retentionDays > 0
       ? startOutcomePruning({
           store,
           retentionDays,

@@ -21,7 +21,7 @@ describe('outcome pruning', () => {
   })
   afterAll(() => h.close())
 
-  it('deletes the windows past the retention in every environment at once, keeps the rest, and stops', async () => {
+  it('deletes the windows past the retention in every environment, in batches, keeps the rest, and stops', async () => {
     const windows = [40, 31, 29, 1].map(windowDaysAgo)
     for (const env of ['production', 'staging'])
       for (const window of windows) await h.store.recordOutcomes(env, window, series())
@@ -30,6 +30,9 @@ describe('outcome pruning', () => {
       store: h.store,
       retentionDays: 30,
       now: () => NOW,
+      firstAfterMs: 0,
+      // 4 rows to go, 3 at a time: two statements
+      batch: 3,
       onPruned: (n) => pruned.push(n),
     })
     try {
@@ -56,6 +59,7 @@ describe('outcome pruning', () => {
       },
       retentionDays: 30,
       everyMs: 5,
+      firstAfterMs: 0,
       onError: (error) => errors.push(error),
     })
     try {

@@ -199,36 +199,58 @@ export interface OutcomePruningOptions {
   store: Pick<Store, 'pruneOutcomes'>
   /** Outcome windows older than this many days are deleted. */
   retentionDays: number
-  /** How often to prune; the first run is at once. */
+  /** How often to prune (an hour by default). */
   everyMs?: number
+  /** When to prune first (a minute by default): never in the way of start-up. */
+  firstAfterMs?: number
+  /** Rows deleted per statement; the event loop runs between statements. */
+  batch?: number
   now?: () => number
   onPruned?: (rows: number) => void
   onError?: (error: unknown) => void
 }
 
 /**
- * Deletes outcome rows past their retention, now and then every `everyMs` (an hour by default): reports
- * arrive every 10 s from every SDK, so the table would otherwise only grow. Returns a function that stops it.
- * Several instances sharing a database may all prune: deleting what another already deleted is a no-op.
+ * Deletes outcome rows past their retention, a minute after start and then every `everyMs`: reports arrive every
+ * 10 s from every SDK, so the table would otherwise only grow. Deletes go in batches with the event loop free in
+ * between, so that a first prune of millions of rows does not stall streams and evaluations (on SQLite a
+ * statement runs on the main thread). Several instances sharing a database may all prune: deleting what
+ * another already deleted is a no-op. Returns a function that stops it, also between batches.
  */
 export function startOutcomePruning(options: OutcomePruningOptions): () => void {
   const now = options.now ?? Date.now
+  const batch = options.batch ?? 5_000
   let running = false
+  let stopped = false
   const prune = async () => {
-    if (running) return
+    if (running || stopped) return
     running = true
     try {
       const before = new Date(now() - options.retentionDays * 24 * 60 * MINUTE).toISOString()
-      const rows = await options.store.pruneOutcomes(before)
-      options.onPruned?.(rows)
+      let total = 0
+      for (;;) {
+        const rows = await options.store.pruneOutcomes(before, batch)
+        total += rows
+        if (rows < batch || stopped) break
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      options.onPruned?.(total)
     } catch (error) {
-      options.onError?.(error)
+      if (!stopped) options.onError?.(error)
     } finally {
       running = false
     }
   }
-  void prune()
-  const timer = setInterval(() => void prune(), options.everyMs ?? 60 * MINUTE)
-  timer.unref?.()
-  return () => clearInterval(timer)
+  let timer: ReturnType<typeof setInterval> | undefined
+  const first = setTimeout(() => {
+    void prune()
+    timer = setInterval(() => void prune(), options.everyMs ?? 60 * MINUTE)
+    timer.unref?.()
+  }, options.firstAfterMs ?? MINUTE)
+  first.unref?.()
+  return () => {
+    stopped = true
+    clearTimeout(first)
+    if (timer !== undefined) clearInterval(timer)
+  }
 }

@@ -38,6 +38,11 @@ export function isNodeRequest(c: Context): boolean {
  * response once the app has returned it.
  */
 export function sseResponse(c: Context, connection: SseConnection): Response {
+  // routes answer HEAD before opening (headOnly); should one not, nothing would ever read this stream
+  if (c.req.method === 'HEAD') {
+    connection.close('client')
+    return new Response(null, { headers: SSE_HEADERS })
+  }
   const node = nodeBindings(c)
   if (node === undefined) return new Response(connection.body, { headers: SSE_HEADERS })
   node.sse = connection
@@ -82,7 +87,9 @@ type Listener = (...args: unknown[]) => void
  * (abort the Request's signal, drain an unread body) and, for a request with a body, 'finish' (drain it); on the
  * request, 'end'. They share a scope with the adapter's lightweight Request (URL, Headers) and keep it alive for as
  * long as a stream stays open, though nothing reads the signal once the handler has returned and a complete
- * request has no body left. Only the anonymous ones are taken: Node's own (`bound resOnFinish`) are named.
+ * request has no body left. Only the anonymous ones are taken: Node's own (`bound resOnFinish`) are named. This
+ * reads the adapter's internals, so its version is pinned exactly (server/package.json); the weak-reference tests
+ * in sse-node.test.ts fail if a new version keeps its Request some other way.
  */
 interface AdapterListeners {
   close: Listener | undefined

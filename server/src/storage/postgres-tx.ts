@@ -217,7 +217,9 @@ export function postgresOps(db: PgDb): StoreTx {
             ),
           ),
       ),
-    pruneOutcomes: async (before) =>
-      (await db.delete(t.outcomes).where(lt(t.outcomes.windowStart, before))).rowCount ?? 0,
+    pruneOutcomes: async (before, limit) => {
+      const old = db.select({ id: sql`ctid` }).from(t.outcomes).where(lt(t.outcomes.windowStart, before)).limit(limit)
+      return (await db.delete(t.outcomes).where(inArray(sql`ctid`, old))).rowCount ?? 0
+    },
   }
 }

@@ -232,8 +232,8 @@ export interface StoreTx {
   recordOutcomes(environment: string, windowStart: string, series: OutcomeSeries[]): Promise<void>
   /** The flag's rows with `from <= windowStart < to`, by variant, then window. */
   readOutcomes(environment: string, flagKey: string, from: string, to: string): Promise<OutcomeRecord[]>
-  /** Deletes every environment's rows with `windowStart < before`; resolves with how many went. */
-  pruneOutcomes(before: string): Promise<number>
+  /** Deletes up to `limit` rows (any environment) with `windowStart < before`; resolves with how many went. */
+  pruneOutcomes(before: string, limit: number): Promise<number>
 }
 
 /** A store: the primitives outside a transaction (each call its own), and transactions. */

@@ -198,5 +198,9 @@ export const outcomes = pgTable(
     errors: bigint('errors', { mode: 'number' }).notNull(),
     sketch: bytes('sketch').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.variant, t.windowStart] })],
+  // the index serves pruning by age, which would otherwise read the whole table
+  (t) => [
+    primaryKey({ columns: [t.environment, t.flagKey, t.variant, t.windowStart] }),
+    index('outcomes_window_start').on(t.windowStart),
+  ],
 )

@@ -177,5 +177,9 @@ export const outcomes = sqliteTable(
     errors: integer('errors').notNull(),
     sketch: bytes('sketch').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.variant, t.windowStart] })],
+  // the index serves pruning by age, which would otherwise read the whole table
+  (t) => [
+    primaryKey({ columns: [t.environment, t.flagKey, t.variant, t.windowStart] }),
+    index('outcomes_window_start').on(t.windowStart),
+  ],
 )

@@ -236,6 +236,9 @@ export function sqliteOps(db: SqliteDb): StoreTx {
           )
           .all(),
       ),
-    pruneOutcomes: async (before) => db.delete(t.outcomes).where(lt(t.outcomes.windowStart, before)).run().changes,
+    pruneOutcomes: async (before, limit) => {
+      const old = db.select({ id: sql`rowid` }).from(t.outcomes).where(lt(t.outcomes.windowStart, before)).limit(limit)
+      return db.delete(t.outcomes).where(inArray(sql`rowid`, old)).run().changes
+    },
   }
 }

@@ -1,0 +1,1 @@
+CREATE INDEX "outcomes_window_start" ON "outcomes" USING btree ("window_start");

@@ -1,0 +1,1 @@
+CREATE INDEX `outcomes_window_start` ON `outcomes` (`window_start`);
