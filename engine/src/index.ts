@@ -11,7 +11,7 @@
 export { affectedFlags } from './dependents.js'
 export { SnapshotValidationError } from './errors.js'
 export { compileSnapshot, type Evaluator } from './evaluator.js'
-export { BUCKETS, bucketOf, murmur3 } from './murmur3.js'
+export { BUCKETS, bucketOf, murmur3, murmur3Finish, murmur3Round } from './murmur3.js'
 export type { ParseSnapshotResult, SnapshotIssue } from './schema.js'
 export { compareSemver, parseSemver, type SemVer } from './semver.js'
 export * from './types.js'

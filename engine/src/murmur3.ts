@@ -1,7 +1,8 @@
 const C1 = 0xcc9e2d51
 const C2 = 0x1b873593
 
-function mix(h: number, block: number): number {
+/** One MurmurHash3 x86-32 round: mixes a 32-bit block into the running hash. */
+export function murmur3Round(h: number, block: number): number {
   let k = Math.imul(block, C1)
   k = (k << 15) | (k >>> 17)
   h ^= Math.imul(k, C2)
@@ -32,9 +33,9 @@ function hashParts(a: string, b: string, c: string, seed: number): number {
         const c3 = input.charCodeAt(i + 3)
         if ((c1 | c2 | c3) < 0x80) {
           const word = code | (c1 << 8) | (c2 << 16) | (c3 << 24)
-          if (shift === 0) h = mix(h, word)
+          if (shift === 0) h = murmur3Round(h, word)
           else {
-            h = mix(h, block | (word << shift))
+            h = murmur3Round(h, block | (word << shift))
             block = word >>> (32 - shift)
           }
           length += 4
@@ -76,14 +77,22 @@ function hashParts(a: string, b: string, c: string, seed: number): number {
         length++
         shift += 8
         if (shift === 32) {
-          h = mix(h, block)
+          h = murmur3Round(h, block)
           block = 0
           shift = 0
         }
       }
     }
   }
-  if (shift > 0) {
+  return murmur3Finish(h, block, length)
+}
+
+/**
+ * MurmurHash3 x86-32's end: mixes in the last 1–3 bytes (`block`, when `length` is not a multiple of
+ * four), then the length, and avalanches. Unsigned.
+ */
+export function murmur3Finish(h: number, block: number, length: number): number {
+  if ((length & 3) > 0) {
     let k = Math.imul(block, C1)
     k = (k << 15) | (k >>> 17)
     h ^= Math.imul(k, C2)
@@ -133,21 +142,6 @@ declare const TextEncoder: new () => {
 const encoder = new TextEncoder()
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
-function finish(h: number, block: number, length: number): number {
-  if ((length & 3) > 0) {
-    let k = Math.imul(block, C1)
-    k = (k << 15) | (k >>> 17)
-    h ^= Math.imul(k, C2)
-  }
-  h ^= length
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return (h >>> 0) % BUCKETS
-}
-
 /**
  * `bucketOf` for one salt, compiled: the salt and "/" are hashed once, and
  * ASCII values (nearly every key) continue from that state word by word; any
@@ -169,7 +163,7 @@ export class Bucketer {
     let i = 0
     const end = prefix.length - (prefix.length & 3)
     for (; ascii && i < end; i += 4)
-      h = mix(
+      h = murmur3Round(
         h,
         prefix.charCodeAt(i) |
           (prefix.charCodeAt(i + 1) << 8) |
@@ -228,10 +222,10 @@ export class Bucketer {
       if ((c0 | c1 | c2 | c3) >= 0x80) return -1
       const word = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24)
       words[w++] = word
-      if (shift === 0) h = mix(h, word)
+      if (shift === 0) h = murmur3Round(h, word)
       else {
         // the prefix left bytes open: every word of the value straddles two blocks
-        h = mix(h, block | (word << shift))
+        h = murmur3Round(h, block | (word << shift))
         block = word >>> (32 - shift)
       }
     }
@@ -255,11 +249,11 @@ export class Bucketer {
     const shift = this.count << 3
     let h = this.h
     let block = this.pending
-    if (shift === 0) for (let k = 0; k < full; k++) h = mix(h, words[k]!)
+    if (shift === 0) for (let k = 0; k < full; k++) h = murmur3Round(h, words[k]!)
     else
       for (let k = 0; k < full; k++) {
         const word = words[k]!
-        h = mix(h, block | (word << shift))
+        h = murmur3Round(h, block | (word << shift))
         block = word >>> (32 - shift)
       }
     const rest = n & 3
@@ -270,14 +264,14 @@ export class Bucketer {
   /** Adds the value's last 0–3 bytes (`tail`) to what the prefix and whole words left open, and finishes. */
   private close(h: number, block: number, tail: number, n: number): number {
     const count = this.count
-    if (count === 0) return finish(h, tail, this.length + n)
+    if (count === 0) return murmur3Finish(h, tail, this.length + n) % BUCKETS
     const shift = count << 3
     block |= tail << shift
     if (count + (n & 3) >= 4) {
-      h = mix(h, block)
+      h = murmur3Round(h, block)
       block = tail >>> (32 - shift)
     }
-    return finish(h, block, this.length + n)
+    return murmur3Finish(h, block, this.length + n) % BUCKETS
   }
 }
 

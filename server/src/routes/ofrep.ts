@@ -1,4 +1,4 @@
-import { type EvaluationResult, type Evaluator, murmur3 } from '@vane/engine'
+import { type EvaluationResult, type Evaluator, murmur3, murmur3Finish, murmur3Round } from '@vane/engine'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { checkSecureMode } from '../control/secure-mode.js'
@@ -142,25 +142,8 @@ function entryOf(key: string, result: EvaluationResult, environment: string): En
   return entry
 }
 
-/** One MurmurHash3 round: folds a 32-bit value into a running hash, order-sensitively. */
-function mix(h: number, value: number): number {
-  let k = Math.imul(value, 0xcc9e2d51)
-  k = (k << 15) | (k >>> 17)
-  k = Math.imul(k, 0x1b873593)
-  h ^= k
-  h = (h << 13) | (h >>> 19)
-  return (Math.imul(h, 5) + 0xe6546b64) | 0
-}
-
-function finish(h: number, length: number): string {
-  h ^= length
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return (h >>> 0).toString(36)
-}
+/** One lane of the fingerprint, finished over the number of entries folded in. */
+const fingerprint = (h: number, entries: number) => murmur3Finish(h, 0, entries).toString(36)
 
 /** Client keys in secure mode need `X-Vane-Hash`; checked only for them, off the hot path of every other key. */
 const secureMode = (c: Context<AppEnv>, context: Record<string, unknown>) =>
@@ -196,12 +179,12 @@ export function ofrepRoutes(deps: OfrepDeps) {
       evaluator.evaluateEach(context, (key, result) => {
         const entry = entryOf(key, result, environment)
         parts.push(entry.json)
-        h1 = mix(h1, entry.h1)
-        h2 = mix(h2, entry.h2)
+        h1 = murmur3Round(h1, entry.h1)
+        h2 = murmur3Round(h2, entry.h2)
       })
       deps.onEvaluate?.('ofrep-bulk', parts.length)
       const flagsJson = `[${parts.join(',')}]`
-      const etag = `"${finish(h1, parts.length)}-${finish(h2, parts.length)}"`
+      const etag = `"${fingerprint(h1, parts.length)}-${fingerprint(h2, parts.length)}"`
       const headers = { ETag: etag, 'Cache-Control': 'no-cache' }
       if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers)
       const token = await deps.tokens.issue(c.get('apiKey').id, evaluator.environment)
