@@ -30,7 +30,12 @@ import vane from '../../engine/bench/contestants/vane.mjs'
 import { BATCH, cyclingTask, fullGc, measureBuild } from '../../engine/bench/harness.mjs'
 import { buildMix, buildPool, MANY_FLAGS, POOL_SIZE, W1, W2, W3 } from '../../engine/bench/workloads.mjs'
 import { compileSnapshot } from '../../engine/dist/index.js'
-import { awaitServer, freePort as freePortOn, request as httpRequest } from '../../server/bench/http.mjs'
+import {
+  awaitServer,
+  benchServerEnv,
+  freePort as freePortOn,
+  request as httpRequest,
+} from '../../server/bench/http.mjs'
 import { createClient } from '../dist/index.js'
 import { VaneProvider } from '../dist/openfeature.js'
 
@@ -104,16 +109,11 @@ async function admin(method, path, body) {
 
 async function startServer(dataDir) {
   port = await freePortOn(HOST)
-  const serverEnv = { ...env }
-  for (const name of ['DATABASE_URL', 'VANE_PG_SCHEMA', 'VANE_STREAM_SECRET', 'NODE_OPTIONS']) delete serverEnv[name]
-  Object.assign(serverEnv, {
+  const serverEnv = benchServerEnv(env, {
     PORT: String(port),
     HOST,
     VANE_DATA_DIR: dataDir,
     VANE_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
-    LOG_LEVEL: 'warn',
-    VANE_RATE_LIMIT: '100000',
-    NODE_ENV: 'production',
   })
   server = spawn(process.execPath, [cli, 'serve'], { cwd: repoDir, env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   await awaitServer(server, { log: serverLog, probe: () => request('GET', '/readyz') })

@@ -61,6 +61,26 @@ export function request({ host, port, agent }, method, path, { body, key, timeou
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
+ * The environment a benchmarked `vane serve` runs with: this process's, without anything that would point it
+ * at another database, upstream or profiler, plus the bench settings (quiet logs, production mode, an admin
+ * rate limit the set-up never meets) and `extra`.
+ */
+export function benchServerEnv(base, extra) {
+  const env = { ...base }
+  for (const name of [
+    'DATABASE_URL',
+    'VANE_PG_SCHEMA',
+    'VANE_DATA_DIR',
+    'VANE_STREAM_SECRET',
+    'VANE_UPSTREAM',
+    'VANE_SDK_KEY',
+    'NODE_OPTIONS',
+  ])
+    delete env[name]
+  return { ...env, LOG_LEVEL: 'warn', NODE_ENV: 'production', VANE_RATE_LIMIT: '100000', ...extra }
+}
+
+/**
  * Keeps the last `keep` lines a server process prints in `log`, and resolves once
  * `probe()` answers 200 (its /readyz); rejects with the log's tail when the process
  * exits or `timeoutMs` passes first.

@@ -19,7 +19,7 @@ import http from 'node:http'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { awaitServer, freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
+import { awaitServer, benchServerEnv, freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
 import { openSse } from './sse.mjs'
 import { buildFlags, FLAG_COUNT } from './workload.mjs'
 
@@ -174,16 +174,11 @@ async function metric(name, labels = '') {
 
 async function startServer(dataDir) {
   port = await freePortOn(HOST)
-  const serverEnv = { ...env }
-  for (const name of ['DATABASE_URL', 'VANE_PG_SCHEMA', 'VANE_STREAM_SECRET', 'NODE_OPTIONS']) delete serverEnv[name]
-  Object.assign(serverEnv, {
+  const serverEnv = benchServerEnv(env, {
     PORT: String(port),
     HOST,
     VANE_DATA_DIR: dataDir,
     VANE_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
-    LOG_LEVEL: 'warn',
-    VANE_RATE_LIMIT: '100000',
-    NODE_ENV: 'production',
   })
   const profDir = join(resultsDir, 'server-cpu-prof')
   if (CPU_PROF) mkdirSync(profDir, { recursive: true })

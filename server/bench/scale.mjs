@@ -18,7 +18,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { awaitServer, freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
+import { awaitServer, benchServerEnv, freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
 import { openSse } from './sse.mjs'
 
 const env = process.env
@@ -75,18 +75,7 @@ const logs = new Map()
 /** Starts `vane serve` with `extra` environment (and `args`), resolves once /readyz answers 200. */
 async function startVane(name, extra, args = []) {
   const port = await freePortOn(HOST)
-  const serverEnv = { ...env }
-  for (const k of ['DATABASE_URL', 'VANE_PG_SCHEMA', 'VANE_DATA_DIR', 'VANE_UPSTREAM', 'VANE_SDK_KEY', 'NODE_OPTIONS'])
-    delete serverEnv[k]
-  Object.assign(serverEnv, {
-    PORT: String(port),
-    HOST,
-    LOG_LEVEL: 'warn',
-    VANE_RATE_LIMIT: '100000',
-    VANE_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
-    NODE_ENV: 'production',
-    ...extra,
-  })
+  const serverEnv = benchServerEnv(env, { PORT: String(port), HOST, VANE_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, ...extra })
   const child = spawn(process.execPath, [cli, 'serve', ...args], {
     cwd: serverDir,
     env: serverEnv,
