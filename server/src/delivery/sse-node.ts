@@ -1,8 +1,9 @@
 /**
  * The Node fast path for streams: under @hono/node-server (through {@link nodeStreamFetch}) a stream writes its
  * head and events straight to Node's `ServerResponse`, without a Web `ReadableStream`, its reader promises or the
- * adapter's pump. Only types come from Node: this module loads on any runtime, where {@link sseResponse} answers
- * with the Web-standard body instead.
+ * adapter's pump; and evaluation bodies are read straight from the `IncomingMessage` ({@link readNodeBody}), which
+ * the stream path relies on (a Request whose body hono read would stay alive with the stream). Only types come
+ * from Node: this module loads on any runtime, where {@link sseResponse} answers with the Web-standard body instead.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
@@ -215,6 +216,9 @@ function startNodeStream(
   socket.uncork()
 }
 
+/** One decoder for every body: a decode call keeps no state between calls. */
+const utf8 = new TextDecoder()
+
 /**
  * A request body read straight from the `IncomingMessage`, as UTF-8 text: asking hono for it builds a full fetch
  * `Request` over a web stream of the socket, which a stream's response would then keep alive. Undefined when it is
@@ -243,7 +247,7 @@ export function readNodeBody(c: Context, maxBytes: number): Promise<string | und
     }
     const onEnd = () => {
       if (!incoming.complete) done(undefined, new Error('the client went away before sending the whole body'))
-      else done(new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)))
+      else done(utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)))
     }
     const onError = (error: Error) => done(undefined, error)
     incoming.on('data', onData)
