@@ -22,8 +22,9 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type LoadedCase, loadSpec } from '../spec/load.js'
 import { closePages, HTML, JS, launchChromium, servePages } from '../support/browser.js'
-import { mapLimit, sleep, type Vane, VaneServers } from '../support/server.js'
+import { mapLimit, type Vane, VaneServers } from '../support/server.js'
 import { type LoadedSnapshot, loadSnapshot } from '../support/snapshot.js'
+import { sleep } from '../support/wait.js'
 import { type ClientDetails, clientContextOf, compareDetails, defaultFor, mappingFor } from './ofrep-cases.js'
 
 /** Cases per spec file in the browser subset (at most); `VANE_CONFORMANCE_WEB=all` runs every case it can. */

@@ -22,7 +22,8 @@ import { build } from 'esbuild'
 import type { Browser, CDPSession, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { closePages, HTML, JS, launchChromium, servePages } from '../support/browser.js'
-import { sleep, type Vane, VaneServers } from '../support/server.js'
+import { type Vane, VaneServers } from '../support/server.js'
+import { sleep } from '../support/wait.js'
 
 /** How long a change may take to reach the page. */
 const LIVE_BOUND_MS = 10_000

@@ -7,19 +7,17 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
+import { type Reply, ServerPool, type ServerProcess } from '../support/server-process.js'
 import {
-  checkWriteLog,
   type DatabaseView,
   openPostgresView,
   openSqliteView,
   POSTGRES_URL,
-  type Reply,
   randomSchema,
-  ServerPool,
-  type ServerProcess,
   sqliteFile,
   withPostgres,
-} from './support.js'
+} from './databases.js'
+import { checkWriteLog } from './write-log.js'
 
 const WRITERS = 50
 const ROUNDS = 5

@@ -8,15 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import {
-  checkWriteLog,
-  openSqliteView,
-  type Reply,
-  ServerPool,
-  type ServerProcess,
-  sleep,
-  sqliteFile,
-} from './support.js'
+import { type Reply, ServerPool, type ServerProcess } from '../support/server-process.js'
+import { sleep } from '../support/wait.js'
+import { openSqliteView, sqliteFile } from './databases.js'
+import { checkWriteLog } from './write-log.js'
 
 const ENV = 'production'
 const COHORT = 'crowd'

@@ -4,7 +4,8 @@
  * environment and the creation of one must not miss each other.
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
-import { POSTGRES_URL, randomSchema, ServerPool, type ServerProcess, withPostgres } from './support.js'
+import { ServerPool, type ServerProcess } from '../support/server-process.js'
+import { POSTGRES_URL, randomSchema, withPostgres } from './databases.js'
 
 const FLAGS = 40
 const ENVIRONMENTS = 12

@@ -14,8 +14,10 @@ import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, SseParser, StreamFollower, type WireEvent } from './sse-follower.js'
-import { type Reply, ServerPool, type ServerProcess, sleep } from './support.js'
+import { freePort } from '../support/ports.js'
+import { type Reply, ServerPool, type ServerProcess } from '../support/server-process.js'
+import { sleep } from '../support/wait.js'
+import { SseParser, StreamFollower, type WireEvent } from './sse-follower.js'
 
 const ENV = 'production'
 const FLAGS = 5

@@ -16,18 +16,11 @@
 import { randomBytes } from 'node:crypto'
 import type { Snapshot } from '@vane/engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, normalise, StreamFollower } from './sse-follower.js'
-import {
-  type DatabaseView,
-  openPostgresView,
-  POSTGRES_URL,
-  type Reply,
-  randomSchema,
-  ServerPool,
-  type ServerProcess,
-  sleep,
-  withPostgres,
-} from './support.js'
+import { freePort } from '../support/ports.js'
+import { type Reply, ServerPool, type ServerProcess } from '../support/server-process.js'
+import { sleep } from '../support/wait.js'
+import { type DatabaseView, openPostgresView, POSTGRES_URL, randomSchema, withPostgres } from './databases.js'
+import { normalise, StreamFollower } from './sse-follower.js'
 
 const NAMES = ['a', 'b', 'c'] as const
 type Name = (typeof NAMES)[number]

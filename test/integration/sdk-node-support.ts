@@ -11,7 +11,8 @@ import { createServer as createHttpServer, type Server as HttpServer, request as
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Snapshot } from '@vane/engine'
 import type { VaneClient } from '../../sdk-node/dist/index.js'
-import { sleep, type Vane } from '../support/server.js'
+import type { Vane } from '../support/server.js'
+import { sleep } from '../support/wait.js'
 
 export { sleep }
 
@@ -29,17 +30,6 @@ export async function waitUntil<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe()}`)
     await sleep(everyMs)
   }
-}
-
-/** A port nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 /** A TCP server that accepts every connection and never sends a byte. */

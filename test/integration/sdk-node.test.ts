@@ -12,12 +12,12 @@ import { join } from 'node:path'
 import { compileSnapshot, type Snapshot } from '@vane/engine'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type ClientOptions, createClient, type VaneClient } from '../../sdk-node/dist/index.js'
-import { ServerPool } from '../integration/support.js'
+import { freePort } from '../support/ports.js'
 import { type Vane, VaneServers } from '../support/server.js'
+import { ServerPool } from '../support/server-process.js'
 import {
   booleanFlag,
   clientSnapshot,
-  closedPort,
   environmentWithKey,
   kill,
   serverSnapshot,
@@ -153,7 +153,7 @@ describe('Node SDK against a real server', () => {
     const snapshot = await serverSnapshot(vane.url, sdkKey)
     const file = join(dir, 'bootstrap.json')
     writeFileSync(file, JSON.stringify(snapshot))
-    const down = `http://127.0.0.1:${await closedPort()}`
+    const down = `http://127.0.0.1:${await freePort()}`
     const c = client({ url: down, bootstrap: { file }, ...FAST })
     const seen = watch(c)
     await c.waitForReady(2_000)
@@ -199,7 +199,7 @@ describe('Node SDK against a real server', () => {
     expect(onDisk.version).toBe(version)
     expect(Object.keys(onDisk.flags)).toContain('persisted-flag')
 
-    const down = `http://127.0.0.1:${await closedPort()}`
+    const down = `http://127.0.0.1:${await freePort()}`
     const second = client({ url: down, persistTo: file, ...FAST })
     await second.waitForReady(2_000)
     expect(second.getBoolean('persisted-flag', false)).toBe(true)

@@ -6,12 +6,14 @@
  * others in order. It records every event and every break of the resume contract (a gap, a duplicate, a `put`
  * after the first one), so that a test can assert "every change exactly once, in version order".
  *
+ * A test that drives the connections itself (when to drop each one, and how) calls
+ * {@link StreamFollower.connectOnce} instead of {@link StreamFollower.start}.
+ *
  * Every loop is bounded: reconnect attempts (`maxConnects`), each connection's silence (`idleMs`), and waits.
  */
 import http from 'node:http'
-import net from 'node:net'
 import { compileSnapshot, type Evaluator, type Snapshot, type SnapshotPatch } from '@vane/engine'
-import { sleep } from './support.js'
+import { sleep, waitFor } from '../support/wait.js'
 
 /** One event as it came off the wire. */
 export interface WireEvent {
@@ -77,6 +79,18 @@ export interface FollowerOptions {
   onChange?: (change: Received) => void
 }
 
+/** When {@link StreamFollower.connectOnce} ends its connection; it always ends when the server ends it. */
+export interface ConnectionLimits {
+  /** Ends it once this holds, given the events so far on this connection and the milliseconds since it opened. */
+  until?: (events: number, ms: number) => boolean
+  /** Ends it after this long. */
+  maxMs?: number
+  /** Ends it with a TCP reset instead of a plain close. */
+  reset?: boolean
+  /** Ends it as soon as the request is written, before any answer. */
+  atOnce?: boolean
+}
+
 /** Follows one environment's SDK stream across disconnects, like an SDK would. */
 export class StreamFollower {
   evaluator: Evaluator | undefined
@@ -120,13 +134,8 @@ export class StreamFollower {
   }
 
   /** Polls `check` every 20 ms until it holds or `ms` passed. */
-  async waitFor(check: () => boolean, ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms
-    while (!check()) {
-      if (Date.now() > deadline) return false
-      await sleep(20)
-    }
-    return true
+  waitFor(check: () => boolean, ms: number): Promise<boolean> {
+    return waitFor(check, ms)
   }
 
   private async run(): Promise<void> {
@@ -134,17 +143,26 @@ export class StreamFollower {
     while (!this.stopped && this.stats.connects < (this.options.maxConnects ?? 200)) {
       const urls = this.options.urls()
       const url = urls[attempt % urls.length]!
-      const outcome = await this.connect(url)
+      const status = await this.connect(url)
       if (this.stopped) return
       // refused (a server that is down): the next server at once; after a connection that worked: home first
-      attempt = outcome === 'refused' ? attempt + 1 : 0
+      attempt = status === 200 ? 0 : attempt + 1
       await sleep(this.options.retryMs ?? 50)
     }
     if (!this.stopped) this.problems.push(`gave up after ${this.stats.connects} connections`)
   }
 
-  /** One connection, until it ends; 'refused' when it never got a 200. */
-  private connect(url: string): Promise<'refused' | 'ended'> {
+  /**
+   * One connection to `url` (the home server by default), resuming after `lastId`, until the server ends it or
+   * `limits` do; an answer other than 200 is recorded as a problem. Resolves once it is over.
+   */
+  async connectOnce(limits: ConnectionLimits, url = this.options.urls()[0]!): Promise<void> {
+    const status = await this.connect(url, limits)
+    if (status !== 0 && status !== 200) this.problems.push(`stream answered ${status}`)
+  }
+
+  /** One connection, until it ends; resolves with the answer's status, 0 when none came. */
+  private connect(url: string, limits: ConnectionLimits = {}): Promise<number> {
     const { hostname, port } = new URL(url)
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.options.secret}`,
@@ -154,45 +172,60 @@ export class StreamFollower {
     if (resuming) headers['last-event-id'] = String(this.lastId)
     this.stats.connects++
     return new Promise((resolve) => {
-      let outcome: 'refused' | 'ended' = 'refused'
+      const started = Date.now()
+      let status = 0
+      let events = 0
       let done = false
       let idle: NodeJS.Timeout | undefined
+      let limit: NodeJS.Timeout | undefined
       const req = http.request({ host: hostname, port: Number(port), path: '/sdk/v1/stream', headers, agent: false })
       this.current = req
       const finish = () => {
         if (done) return
         done = true
         clearTimeout(idle)
-        req.destroy()
-        if (outcome === 'refused') this.stats.refused++
-        resolve(outcome)
+        clearTimeout(limit)
+        const socket = req.socket
+        if (limits.reset && socket !== null && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
+        else req.destroy()
+        if (status !== 200) this.stats.refused++
+        resolve(status)
       }
       const alive = () => {
         clearTimeout(idle)
         idle = setTimeout(finish, this.options.idleMs ?? 10_000)
       }
+      if (limits.maxMs !== undefined) limit = setTimeout(finish, limits.maxMs)
+      const enough = () => limits.until?.(events, Date.now() - started) === true
       alive()
       req.on('error', finish)
       req.on('close', finish)
+      if (limits.atOnce) req.on('finish', finish)
       req.on('response', (res) => {
-        if (res.statusCode !== 200) {
+        status = res.statusCode ?? 0
+        if (status !== 200) {
           res.resume()
           finish()
           return
         }
-        outcome = 'ended'
         this.servedBy.push(url)
         if (resuming) this.stats.resumes++
         const parser = new SseParser()
         res.setEncoding('utf8')
         res.on('data', (chunk: string) => {
+          if (done) return
           alive()
           const at = performance.now()
-          for (const event of parser.push(chunk)) this.apply(event, url, at)
+          for (const event of parser.push(chunk)) {
+            this.apply(event, url, at)
+            events++
+          }
           this.stats.heartbeats = parser.comments
+          if (enough()) finish()
         })
         res.on('error', finish)
         res.on('end', finish)
+        if (enough()) finish()
       })
       req.end()
     })
@@ -251,16 +284,4 @@ export function normalise(snapshot: Snapshot): Snapshot {
     cohort.exclude?.sort()
   }
   return copy
-}
-
-/** A TCP port free on 127.0.0.1 right now (for a server that must come back on the same port). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
 }

@@ -10,56 +10,15 @@
  * The server runs with `VANE_HEARTBEAT_MS=200`: a connection whose socket closed before its response was wired
  * to it is only noticed by the heartbeat, so a short one keeps the test short.
  */
-import http from 'node:http'
 import net from 'node:net'
-import { compileSnapshot, type Evaluator, type Snapshot, type SnapshotPatch } from '@vane/engine'
+import type { Snapshot } from '@vane/engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mapLimit, sleep, type Vane, VaneServers } from '../support/server.js'
+import { mapLimit, type Vane, VaneServers } from '../support/server.js'
+import { sleep, waitFor } from '../support/wait.js'
+import { normalise, StreamFollower } from './sse-follower.js'
 
 const ENV = 'production'
 const HEARTBEAT_MS = 200
-
-/** One event of a stream, parsed by {@link SseParser}. */
-interface SseEvent {
-  id?: string
-  event: string
-  data: string
-}
-
-/** A minimal SSE parser: feed it text as it arrives, it returns the complete events (comments dropped). */
-class SseParser {
-  private buffer = ''
-  comments = 0
-
-  push(text: string): SseEvent[] {
-    this.buffer += text
-    const events: SseEvent[] = []
-    for (let end = this.buffer.indexOf('\n\n'); end !== -1; end = this.buffer.indexOf('\n\n')) {
-      const block = this.buffer.slice(0, end)
-      this.buffer = this.buffer.slice(end + 2)
-      const event: SseEvent = { event: 'message', data: '' }
-      const data: string[] = []
-      let fields = 0
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) continue
-        const colon = line.indexOf(':')
-        const field = colon === -1 ? line : line.slice(0, colon)
-        const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '')
-        fields++
-        if (field === 'id') event.id = value
-        else if (field === 'event') event.event = value
-        else if (field === 'data') data.push(value)
-      }
-      if (fields === 0) {
-        this.comments++
-        continue
-      }
-      event.data = data.join('\n')
-      events.push(event)
-    }
-    return events
-  }
-}
 
 /** Values of `/metrics` lines such as `vane_open_streams{kind="sdk"} 3`, by the text before the value. */
 async function metrics(vane: Vane): Promise<Map<string, number>> {
@@ -182,10 +141,14 @@ describe('abrupt disconnects against a real server', () => {
     warm.forEach((w, i) => {
       dropAbruptly(w.stream.socket, i)
     })
-    await waitFor(async () => {
-      const s = await openStreams(vane)
-      return s.sdk === 0 && s.client === 0
-    }, 10_000)
+    await waitFor(
+      async () => {
+        const s = await openStreams(vane)
+        return s.sdk === 0 && s.client === 0
+      },
+      10_000,
+      100,
+    )
     const baseStreams = await openStreams(vane)
     expect(baseStreams).toEqual({ sdk: 0, client: 0, events: 0 })
     const baseHeap = await settledHeap(vane)
@@ -218,10 +181,14 @@ describe('abrupt disconnects against a real server', () => {
 
     // each drop is noticed: at once through the socket's close, or by the heartbeat for the early ones
     let last = during
-    const settled = await waitFor(async () => {
-      last = await openStreams(vane)
-      return last.sdk === baseStreams.sdk && last.client === baseStreams.client && last.events === baseStreams.events
-    }, 15_000)
+    const settled = await waitFor(
+      async () => {
+        last = await openStreams(vane)
+        return last.sdk === baseStreams.sdk && last.client === baseStreams.client && last.events === baseStreams.events
+      },
+      15_000,
+      100,
+    )
     expect(settled, `open streams still ${JSON.stringify(last)}, baseline ${JSON.stringify(baseStreams)}`).toBe(true)
 
     // force the work through: a change fanned out to nobody, and a round of ordinary requests
@@ -246,131 +213,6 @@ describe('abrupt disconnects against a real server', () => {
     ).toBeLessThan(5)
   }, 90_000)
 })
-
-/** Polls `check` every 100 ms until it holds or `ms` passed. */
-async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    if (await check()) return true
-    if (Date.now() > deadline) return false
-    await sleep(100)
-  }
-}
-
-/** Sorts cohort member lists: they are sets, and only their contents are state. */
-function normalise(snapshot: Snapshot): Snapshot {
-  const copy = structuredClone(snapshot)
-  for (const cohort of Object.values(copy.cohorts)) {
-    cohort.include?.sort()
-    cohort.exclude?.sort()
-  }
-  return copy
-}
-
-/**
- * A server SDK in miniature: keeps a copy of the environment from `put`/`patch`/`delete` events and resumes
- * with `Last-Event-ID`. Records every break of the resume contract it sees.
- */
-class StreamClient {
-  evaluator: Evaluator | undefined
-  lastId: number | undefined
-  readonly problems: string[] = []
-  readonly stats = { connects: 0, puts: 0, patches: 0, urgentCopies: 0, heartbeats: 0 }
-
-  constructor(
-    private readonly vane: Vane,
-    private readonly secret: string,
-    readonly name: string,
-  ) {}
-
-  private apply(event: SseEvent): void {
-    if (event.id === undefined) {
-      // a kill sent ahead of a backlog; the same event follows with its id, in order
-      this.stats.urgentCopies++
-      return
-    }
-    const id = Number(event.id)
-    if (event.event === 'put') {
-      this.evaluator = compileSnapshot(JSON.parse(event.data))
-      this.lastId = id
-      this.stats.puts++
-      if (this.evaluator.version !== id) this.problems.push(`put id ${id} carries version ${this.evaluator.version}`)
-      return
-    }
-    if (event.event !== 'patch' && event.event !== 'delete') {
-      this.problems.push(`unexpected event ${event.event}`)
-      return
-    }
-    if (this.evaluator === undefined || this.lastId === undefined) {
-      this.problems.push(`${event.event} ${id} before any put`)
-      return
-    }
-    if (id !== this.lastId + 1) {
-      this.problems.push(`${event.event} ${id} after ${this.lastId}: ${id <= this.lastId ? 'duplicate' : 'gap'}`)
-      if (id <= this.lastId) return
-    }
-    try {
-      this.evaluator = this.evaluator.apply(JSON.parse(event.data) as SnapshotPatch)
-    } catch (error) {
-      this.problems.push(`applying ${id}: ${error instanceof Error ? error.message : error}`)
-    }
-    this.lastId = id
-    this.stats.patches++
-  }
-
-  /**
-   * One connection: resumes after `lastId`, reads until `stop` says so (given the events so far on this
-   * connection and the milliseconds since it opened) or `maxMs` passed, then drops the socket abruptly: with a
-   * reset when `reset`, and as soon as the request is written (before any answer) when `atOnce`.
-   */
-  connect(stop: (events: number, ms: number) => boolean, maxMs: number, reset = false, atOnce = false): Promise<void> {
-    const { hostname, port } = new URL(this.vane.url)
-    const headers: Record<string, string> = { authorization: `Bearer ${this.secret}`, accept: 'text/event-stream' }
-    if (this.lastId !== undefined) headers['last-event-id'] = String(this.lastId)
-    this.stats.connects++
-    return new Promise<void>((resolve) => {
-      const started = Date.now()
-      let events = 0
-      let finished = false
-      const req = http.request({ host: hostname, port: Number(port), path: '/sdk/v1/stream', headers, agent: false })
-      const finish = () => {
-        if (finished) return
-        finished = true
-        clearTimeout(timer)
-        const socket = req.socket
-        if (socket !== null && reset && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
-        else req.destroy()
-        resolve()
-      }
-      const timer = setTimeout(finish, maxMs)
-      req.on('error', finish)
-      req.on('close', finish)
-      if (atOnce) req.on('finish', finish)
-      req.on('response', (res) => {
-        if (res.statusCode !== 200) {
-          this.problems.push(`stream answered ${res.statusCode}`)
-          finish()
-          return
-        }
-        const parser = new SseParser()
-        res.setEncoding('utf8')
-        res.on('error', finish)
-        res.on('data', (chunk: string) => {
-          if (finished) return
-          for (const event of parser.push(chunk)) {
-            this.apply(event)
-            events++
-          }
-          this.stats.heartbeats = parser.comments
-          if (stop(events, Date.now() - started)) finish()
-        })
-        res.on('end', finish)
-        if (stop(0, Date.now() - started)) finish()
-      })
-      req.end()
-    })
-  }
-}
 
 describe('reconnects with Last-Event-ID during a burst of changes, against a real server', () => {
   const servers = new VaneServers()
@@ -439,7 +281,10 @@ describe('reconnects with Last-Event-ID during a burst of changes, against a rea
       return reply.status >= 200 && reply.status < 300
     }
 
-    const clients = Array.from({ length: 4 }, (_, i) => new StreamClient(vane, serverKey, `client-${i}`))
+    const clients = Array.from(
+      { length: 4 },
+      (_, i) => new StreamFollower({ name: `client-${i}`, secret: serverKey, urls: () => [vane.url] }),
+    )
     const CYCLES = 250
     let clientsDone = false
     let accepted = 0
@@ -451,7 +296,7 @@ describe('reconnects with Last-Event-ID during a burst of changes, against a rea
       }
     })
     // the first connect of each client gets the put; every later one resumes
-    for (const client of clients) await client.connect(() => client.lastId !== undefined, 5_000)
+    for (const client of clients) await client.connectOnce({ until: () => client.lastId !== undefined, maxMs: 5_000 })
     expect(clients.map((c) => c.stats.puts)).toEqual([1, 1, 1, 1])
     const cycling = Promise.all(
       clients.map(async (client) => {
@@ -460,12 +305,12 @@ describe('reconnects with Last-Event-ID during a burst of changes, against a rea
           const quick = cycle % 2 === 0
           const wanted = 1 + Math.floor(random() * 6)
           const ms = random() * 40
-          await client.connect(
-            (events, elapsed) => quick || events >= wanted || elapsed >= ms,
-            2_000,
-            cycle % 4 < 2,
-            cycle % 6 === 0,
-          )
+          await client.connectOnce({
+            until: (events, elapsed) => quick || events >= wanted || elapsed >= ms,
+            maxMs: 2_000,
+            reset: cycle % 4 < 2,
+            atOnce: cycle % 6 === 0,
+          })
         }
       }),
     ).finally(() => {
@@ -481,7 +326,10 @@ describe('reconnects with Last-Event-ID during a burst of changes, against a rea
 
     for (const client of clients) {
       // one last resume to catch up with whatever happened since its last drop
-      await client.connect((_, elapsed) => client.lastId === snapshot.version || elapsed > 5_000, 6_000, false)
+      await client.connectOnce({
+        until: (_, elapsed) => client.lastId === snapshot.version || elapsed > 5_000,
+        maxMs: 6_000,
+      })
       expect(client.problems, client.name).toEqual([])
       expect(client.lastId, client.name).toBe(snapshot.version)
       expect(normalise(client.evaluator!.snapshot()), client.name).toEqual(normalise(snapshot))
@@ -490,6 +338,8 @@ describe('reconnects with Last-Event-ID during a burst of changes, against a rea
       expect(client.stats.connects).toBe(CYCLES + 2)
     }
     const streams = await openStreams(vane)
-    expect(await waitFor(async () => (await openStreams(vane)).sdk === 0, 5_000), JSON.stringify(streams)).toBe(true)
+    expect(await waitFor(async () => (await openStreams(vane)).sdk === 0, 5_000, 100), JSON.stringify(streams)).toBe(
+      true,
+    )
   }, 90_000)
 })

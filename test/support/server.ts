@@ -3,7 +3,7 @@
  * A real `vane serve` process for cross-package suites, on 127.0.0.1 with a temporary SQLite data directory.
  *
  * Spawning, waiting for the "vane listening" log line, bounded stops and failure output are
- * `ServerPool`/`ServerProcess` from `test/integration/support.ts`, reused rather than copied. This module adds
+ * `ServerPool`/`ServerProcess` from `./server-process.ts`, reused rather than copied. This module adds
  * what black-box suites need on top: one temporary `VANE_DATA_DIR` per process (removed by `stopAll`), admin
  * calls that fail loudly with the server's answer, and API-key creation.
  *
@@ -17,9 +17,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ADMIN_SECRET, type Reply, SERVER_CLI, ServerPool, type ServerProcess, sleep } from '../integration/support.js'
+import { type Reply, ServerPool, type ServerProcess } from './server-process.js'
+import { sleep } from './wait.js'
 
-export { ADMIN_SECRET, type Reply, SERVER_CLI, type ServerProcess, sleep }
+// the browser SDK's suites take `sleep` from here
+export { sleep }
 
 /** What a key is for; `client` keys are the publishable browser keys with `allowedOrigins`. */
 export interface KeyRequest {
