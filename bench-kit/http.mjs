@@ -1,6 +1,8 @@
-// Small HTTP helpers shared by the benchmarks (server, scale-out, Node SDK): loopback only.
+// HTTP helpers shared by the benchmarks that run `vane serve` (delivery, scale-out, Node SDK): loopback only.
 import http from 'node:http'
 import net from 'node:net'
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export function withTimeout(promise, ms, what) {
   let timer
@@ -57,8 +59,6 @@ export function request({ host, port, agent }, method, path, { body, key, timeou
     req.end(payload)
   })
 }
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * The environment a benchmarked `vane serve` runs with: this process's, without anything that would point it

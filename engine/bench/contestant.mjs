@@ -5,7 +5,7 @@ import './guard.mjs'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { Bench } from 'tinybench'
-import { BATCH, cyclingTask, measureBuild, median, timeBuild } from './harness.mjs'
+import { BATCH, cyclingTask, measureBuild, median, perOperation, timeBuild } from './harness.mjs'
 import { ALL_FLAGS, buildMix, buildPool, MANY_FLAGS, W1, W2, W3 } from './workloads.mjs'
 
 // GrowthBook reads process.env.NODE_ENV on every evaluation, and process.env is a
@@ -128,15 +128,8 @@ bench.runSync()
 for (const task of bench.tasks) {
   const { latency, totalTime } = task.result
   const ops = perOp[task.name]
-  const ns = (ms) => (ms * 1e6) / ops
   report.tasks[task.name] = {
-    opsPerSample: ops,
-    samples: latency.samples.length,
-    meanNs: ns(latency.mean),
-    p50Ns: ns(latency.p50),
-    p99Ns: ns(latency.p99),
-    minNs: ns(latency.min),
-    rmePercent: latency.rme,
+    ...perOperation(latency, ops),
     opsPerSecond: (ops * 1000) / latency.mean,
     totalMs: totalTime,
   }

@@ -8,9 +8,10 @@ export const BATCH = 1000
  * afresh for each task (same source for every contestant) so that its call site has
  * its own feedback and sees exactly one `fn`, as an application's call site would;
  * the index cost is identical for every contestant. The last result is kept in
- * `out.sink` so no evaluation can be optimized away.
+ * `out.sink` so no evaluation can be optimized away. With `async`, the task awaits
+ * each call (for APIs that return promises).
  */
-export function cyclingTask(pool, fn, batch) {
+export function cyclingTask(pool, fn, batch, { async = false } = {}) {
   const make = new Function(
     'pool',
     'fn',
@@ -19,10 +20,10 @@ export function cyclingTask(pool, fn, batch) {
     const n = pool.length
     const out = { sink: undefined }
     let i = 0
-    function task() {
+    ${async ? 'async ' : ''}function task() {
       let r
       for (let k = 0; k < batch; k++) {
-        r = fn(pool[i])
+        r = ${async ? 'await ' : ''}fn(pool[i])
         if (++i === n) i = 0
       }
       out.sink = r
@@ -30,6 +31,20 @@ export function cyclingTask(pool, fn, batch) {
     return { task, out }`,
   )
   return make(pool, fn, batch)
+}
+
+/** A tinybench task's latency figures per operation, for samples of `ops` operations each. */
+export function perOperation(latency, ops) {
+  const ns = (ms) => (ms * 1e6) / ops
+  return {
+    opsPerSample: ops,
+    samples: latency.samples.length,
+    meanNs: ns(latency.mean),
+    p50Ns: ns(latency.p50),
+    p99Ns: ns(latency.p99),
+    minNs: ns(latency.min),
+    rmePercent: latency.rme,
+  }
 }
 
 export function fullGc() {

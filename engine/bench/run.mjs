@@ -4,10 +4,11 @@
 // bench-results/engine.json at the repository root.
 // Run: npx pnpm@12.4.2 bench   (or, after a build: cd engine && node --expose-gc bench/run.mjs)
 import './guard.mjs'
-import { execFileSync, fork } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { fork } from 'node:child_process'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { fmtNs, lpad, pad } from '../../bench-kit/figures.mjs'
+import { commitOf, installedVersion, machine, writeResult } from '../../bench-kit/report.mjs'
 import { BATCH } from './harness.mjs'
 import { ALL_FLAGS, MANY_FLAGS, POOL_SIZE } from './workloads.mjs'
 
@@ -26,7 +27,7 @@ const HEAP_TARGET_BYTES = 500_000
 
 const engineDir = fileURLToPath(new URL('..', import.meta.url))
 const resultFile = fileURLToPath(new URL('../../bench-results/engine.json', import.meta.url))
-const version = (pkg) => JSON.parse(readFileSync(`${engineDir}node_modules/${pkg}/package.json`, 'utf8')).version
+const version = (pkg) => installedVersion(engineDir, pkg)
 
 function runContestant(name) {
   return new Promise((resolve, reject) => {
@@ -47,14 +48,6 @@ function runContestant(name) {
       else reject(new Error(`contestant ${name} exited with code ${code}`))
     })
   })
-}
-
-function git(...args) {
-  try {
-    return execFileSync('git', args, { cwd: engineDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-  } catch {
-    return undefined
-  }
 }
 
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2))
@@ -105,13 +98,9 @@ for (const name of CONTESTANTS) {
 }
 
 // ---- figures ----------------------------------------------------------------------------
-const fmtNs = (ns) =>
-  ns >= 100_000 ? `${(ns / 1000).toFixed(0)} µs` : ns >= 10_000 ? `${(ns / 1000).toFixed(1)} µs` : `${ns.toFixed(1)} ns`
 const fmtOps = (ops) =>
   ops >= 1e6 ? `${(ops / 1e6).toFixed(2)} M/s` : ops >= 1e3 ? `${(ops / 1e3).toFixed(2)} k/s` : `${ops.toFixed(0)} /s`
 const fmtMB = (bytes) => `${(bytes / 1e6).toFixed(2)} MB`
-const pad = (s, n) => String(s).padEnd(n)
-const lpad = (s, n) => String(s).padStart(n)
 
 const rows = []
 const lines = []
@@ -261,31 +250,16 @@ for (const t of targets) {
   lines.push(`  ${t.met ? 'met    ' : 'NOT MET'}  ${pad(t.target, 58)} ${value}`)
 }
 
-const header = `${os.cpus()[0]?.model} × ${os.availableParallelism()}, Node ${process.version}, engine at ${git('rev-parse', '--short', 'HEAD') ?? '?'}${git('status', '--porcelain', '--', 'src') ? ' + uncommitted changes' : ''}`
+const { commit, dirty } = commitOf('engine/src')
+const header = `${os.cpus()[0]?.model} × ${os.availableParallelism()}, Node ${process.version}, engine at ${commit ?? '?'}${dirty ? ' + uncommitted changes' : ''}`
 console.log(`${header}\n\n${lines.join('\n')}`)
 
 // ---- JSON -----------------------------------------------------------------------------------
-const cpus = os.cpus()
-const commit = git('rev-parse', '--short', 'HEAD')
-const dirty = git('status', '--porcelain', '--', 'src')
 const result = {
   generatedAt: new Date().toISOString(),
   durationSeconds: Math.round((Date.now() - started) / 1000),
-  machine: {
-    cpuModel: cpus[0]?.model,
-    logicalCpus: cpus.length,
-    availableParallelism: os.availableParallelism(),
-    totalMemoryBytes: os.totalmem(),
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    node: process.version,
-    v8: process.versions.v8,
-    loadAverageBeforeEachContestant: load,
-  },
-  engine: {
-    commit,
-    uncommittedChangesInEngineSrc: dirty === undefined ? undefined : dirty.length > 0,
-    distBuilds: builds,
-  },
+  machine: { ...machine(), v8: process.versions.v8, loadAverageBeforeEachContestant: load },
+  engine: { commit, uncommittedChangesInEngineSrc: dirty, distBuilds: builds },
   settings: {
     poolSize: POOL_SIZE,
     batch: BATCH,
@@ -315,6 +289,5 @@ const result = {
     Object.fromEntries(CONTESTANTS.map((n) => [n, { tasks: r[n].tasks, memory: r[n].memory }])),
   ),
 }
-mkdirSync(fileURLToPath(new URL('../../bench-results/', import.meta.url)), { recursive: true })
-writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`)
+writeResult(resultFile, result)
 console.log(`\nwrote ${resultFile} (${result.durationSeconds} s)`)

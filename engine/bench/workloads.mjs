@@ -70,7 +70,7 @@ export const SPLIT = Object.freeze([
 ])
 
 /** mulberry32: a small seeded PRNG, so every process builds the very same pool. */
-function prng(seed) {
+export function prng(seed) {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) | 0

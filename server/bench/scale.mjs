@@ -10,16 +10,19 @@
 // Knobs: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; loopback only), BENCH_CHANGES (200),
 // BENCH_CLI=<path to another build's cli.js>.
 import '../../engine/bench/guard.mjs'
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
+import { existsSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { awaitServer, benchServerEnv, freePort as freePortOn, request as httpRequest, withTimeout } from './http.mjs'
-import { openSse } from './sse.mjs'
+import { fmtMs as ms, summary } from '../../bench-kit/figures.mjs'
+import { BOOLEAN, PROP_TARGETING } from '../../bench-kit/flags.mjs'
+import { sleep } from '../../bench-kit/http.mjs'
+import { exitFailed, guardRun, killAll } from '../../bench-kit/lifecycle.mjs'
+import { resultsDir, writeResult } from '../../bench-kit/report.mjs'
+import { HOST, newAdminKey, startVane } from '../../bench-kit/vane-server.mjs'
+import { followById } from './sse.mjs'
 
 const env = process.env
 const DATABASE_URL = env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -27,119 +30,37 @@ const CHANGES = Number(env.BENCH_CHANGES ?? 200)
 const WARMUP_CHANGES = 10
 const TARGET_P99_MS = 100
 const DEADLINE_MS = 120_000
-const HOST = '127.0.0.1'
-const ADMIN_KEY = `vane_admin_bench_${randomBytes(16).toString('hex')}`
+const ADMIN_KEY = newAdminKey()
 const SCHEMA = `vane_bench_${randomBytes(6).toString('hex')}`
 
 const serverDir = fileURLToPath(new URL('..', import.meta.url))
-const repoDir = fileURLToPath(new URL('../..', import.meta.url))
-const resultsDir = join(repoDir, 'bench-results')
 const cli = env.BENCH_CLI ?? join(serverDir, 'dist', 'cli.js')
 
-// ---- processes: every one tracked and killed on the way out -------------------------------------
-const children = new Set()
-function killAll() {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL')
-    } catch {
-      // already gone
-    }
-  }
-}
-process.on('exit', killAll)
-for (const signal of ['SIGINT', 'SIGTERM'])
-  process.on(signal, () => {
-    killAll()
-    process.exit(130)
-  })
-const watchdog = setTimeout(() => {
-  process.stderr.write(`bench:scale: over the ${DEADLINE_MS / 1000} s limit, killing everything\n`)
-  killAll()
-  process.exit(1)
-}, DEADLINE_MS)
-watchdog.unref()
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
-const request = (port, method, path, { key = ADMIN_KEY, ...options } = {}) =>
-  httpRequest({ host: HOST, port, agent }, method, path, { key, ...options })
-async function admin(port, method, path, body) {
-  const res = await request(port, method, `/admin/v1${path}`, { body })
-  if (res.status >= 300) throw new Error(`${method} ${path}: HTTP ${res.status} ${res.text.slice(0, 400)}`)
-  return JSON.parse(res.text)
-}
+guardRun({ name: 'bench:scale', deadlineMs: DEADLINE_MS })
 
 const logs = new Map()
+const servers = []
 /** Starts `vane serve` with `extra` environment (and `args`), resolves once /readyz answers 200. */
-async function startVane(name, extra, args = []) {
-  const port = await freePortOn(HOST)
-  const serverEnv = benchServerEnv(env, { PORT: String(port), HOST, VANE_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, ...extra })
-  const child = spawn(process.execPath, [cli, 'serve', ...args], {
-    cwd: serverDir,
-    env: serverEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.add(child)
+async function startServer(name, extra, args = []) {
   const log = []
   logs.set(name, log)
-  await awaitServer(child, { name, log, keep: 50, probe: () => request(port, 'GET', '/readyz'), timeoutMs: 30_000 })
-  return { name, port, child }
+  const vane = await startVane({
+    cli,
+    cwd: serverDir,
+    adminKey: ADMIN_KEY,
+    extra,
+    args,
+    name,
+    log,
+    keep: 50,
+    timeoutMs: 30_000,
+  })
+  servers.push(vane)
+  return vane
 }
 
-function summary(values) {
-  const sorted = Float64Array.from(values).sort()
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]
-  return {
-    count: sorted.length,
-    min: sorted[0],
-    p50: at(0.5),
-    p90: at(0.9),
-    p99: at(0.99),
-    max: sorted[sorted.length - 1],
-    mean: sorted.reduce((s, v) => s + v, 0) / sorted.length,
-  }
-}
-const ms = (v) => (Math.abs(v) >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`)
-
-/** A stream whose patches are looked up by id; `put` gives its starting version. */
-async function follow(port, key) {
-  const arrivals = new Map()
-  const waiters = new Map()
-  let putVersion
-  let primed
-  const ready = new Promise((resolve) => {
-    primed = resolve
-  })
-  const stream = await openSse({
-    host: HOST,
-    port,
-    path: '/sdk/v1/stream',
-    headers: { authorization: `Bearer ${key}` },
-    onEvent: (event, at) => {
-      if (event.id === undefined) return
-      if (event.event === 'put') {
-        putVersion = Number(event.id)
-        primed()
-        return
-      }
-      const waiter = waiters.get(event.id)
-      if (waiter === undefined) arrivals.set(event.id, { at, event })
-      else waiter({ at, event })
-    },
-  })
-  await withTimeout(ready, 5_000, `put on port ${port}`)
-  return {
-    stream,
-    putVersion,
-    arrival(id) {
-      const seen = arrivals.get(id)
-      if (seen !== undefined) return Promise.resolve(seen)
-      return withTimeout(new Promise((resolve) => waiters.set(id, resolve)), 10_000, `patch ${id} on port ${port}`)
-    },
-  }
-}
+/** A stream on `vane` whose patches are looked up by id. */
+const follow = (vane, key) => followById({ host: HOST, port: vane.port, key, timeoutMs: 10_000 })
 
 if (!existsSync(cli)) throw new Error(`${cli} is missing: build first (npx pnpm@12.4.2 -r build)`)
 const db = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 5_000 })
@@ -150,28 +71,20 @@ let failure
 try {
   const pgEnv = { DATABASE_URL, VANE_PG_SCHEMA: SCHEMA }
   process.stderr.write(`starting three instances on PostgreSQL (schema ${SCHEMA})…\n`)
-  const a = await startVane('A', pgEnv)
-  const [, c] = await Promise.all([startVane('B', pgEnv), startVane('C', pgEnv)])
+  const a = await startServer('A', pgEnv)
+  const [, c] = await Promise.all([startServer('B', pgEnv), startServer('C', pgEnv)])
 
-  await admin(a.port, 'POST', '/environments', { key: 'scale' })
-  await admin(a.port, 'PUT', '/flags/prop', { type: 'boolean', variants: { on: true, off: false } })
-  await admin(a.port, 'PUT', '/environments/scale/flags/prop', {
-    enabled: true,
-    offVariant: 'off',
-    fallthrough: { variant: 'on' },
-    rules: [
-      { id: 'r1', clauses: [{ attribute: 'country', op: 'in', values: ['NL', 'BE'] }], serve: { variant: 'off' } },
-    ],
-  })
-  const relayKey = (await admin(a.port, 'POST', '/keys', { kind: 'server', name: 'relay', environment: 'scale' }))
-    .secret
-  const sdkKey = (await admin(a.port, 'POST', '/keys', { kind: 'server', name: 'bench', environment: 'scale' })).secret
+  await a.admin('POST', '/environments', { key: 'scale' })
+  await a.admin('PUT', '/flags/prop', BOOLEAN)
+  await a.admin('PUT', '/environments/scale/flags/prop', PROP_TARGETING)
+  const relayKey = (await a.admin('POST', '/keys', { kind: 'server', name: 'relay', environment: 'scale' })).secret
+  const sdkKey = (await a.admin('POST', '/keys', { kind: 'server', name: 'bench', environment: 'scale' })).secret
   process.stderr.write('starting a relay in front of C…\n')
-  const relay = await startVane('relay', {}, ['--upstream', `http://${HOST}:${c.port}`, '--sdk-key', relayKey])
+  const relay = await startServer('relay', {}, ['--upstream', `http://${HOST}:${c.port}`, '--sdk-key', relayKey])
 
-  const onA = await follow(a.port, sdkKey)
-  const onC = await follow(c.port, sdkKey)
-  const onRelay = await follow(relay.port, sdkKey)
+  const onA = await follow(a, sdkKey)
+  const onC = await follow(c, sdkKey)
+  const onRelay = await follow(relay, sdkKey)
   const start = onA.putVersion
   if (onC.putVersion !== start || onRelay.putVersion !== start)
     throw new Error(`streams start at ${start} (A), ${onC.putVersion} (C), ${onRelay.putVersion} (relay)`)
@@ -183,7 +96,7 @@ try {
     const action = i % 2 === 0 ? 'disable' : 'enable'
     const arrivals = [onA.arrival(id), onC.arrival(id), onRelay.arrival(id)]
     const t0 = performance.now()
-    const res = await request(a.port, 'POST', `/admin/v1/environments/scale/flags/prop/rules/r1/${action}`)
+    const res = await a.request('POST', `/admin/v1/environments/scale/flags/prop/rules/r1/${action}`)
     const t1 = performance.now()
     if (res.status !== 200) throw new Error(`rule ${action}: HTTP ${res.status} ${res.text.slice(0, 300)}`)
     const [atA, atC, atRelay] = await Promise.all(arrivals)
@@ -207,23 +120,19 @@ try {
     }
   }
   for (const f of [onA, onC, onRelay]) f.stream.close()
-  const relayState = JSON.parse((await request(relay.port, 'GET', '/readyz')).text)
+  const relayState = JSON.parse((await relay.request('GET', '/readyz')).text)
   result.latencyMs = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, summary(v)]))
   result.relay = { puts: relayState.upstream?.puts, patches: relayState.upstream?.patches }
 } catch (error) {
   failure = error
 } finally {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
+  for (const vane of servers) if (vane.child.exitCode === null) vane.child.kill('SIGTERM')
   await sleep(500)
   killAll()
   await db.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`).catch(() => {})
   await db.end().catch(() => {})
 }
-if (failure !== undefined) {
-  process.stderr.write(`bench:scale failed: ${failure.stack ?? failure}\n`)
-  for (const [name, log] of logs) process.stderr.write(`--- ${name}:\n${log.slice(-10).join('\n')}\n`)
-  process.exit(1)
-}
+if (failure !== undefined) exitFailed('bench:scale', failure, Object.fromEntries(logs), 10)
 
 const l = result.latencyMs
 const rows = [
@@ -267,6 +176,5 @@ result.machine = {
   loadAverage: load,
   node: process.version,
 }
-mkdirSync(resultsDir, { recursive: true })
-writeFileSync(join(resultsDir, 'scale.json'), `${JSON.stringify(result, null, 2)}\n`)
+writeResult(join(resultsDir, 'scale.json'), result)
 process.stderr.write('wrote bench-results/scale.json\n')

@@ -2,6 +2,7 @@
 // chunked response and splits it into events. No http.Agent, no keep-alive, no
 // per-connection parser object beyond a few strings: 10,000 of these fit in one process.
 import net from 'node:net'
+import { withTimeout } from '../../bench-kit/http.mjs'
 
 /**
  * Opens one stream. `onEvent({ id, event, data }, at)` runs for every event, with
@@ -114,4 +115,52 @@ function parseEvent(block) {
     else if (line.startsWith('event: ')) event = line.slice(7)
   }
   return data === undefined ? undefined : { id, event, data }
+}
+
+/**
+ * Follows `path` with `key` and keeps its events by id, for timing changes: resolves once the `put` is in,
+ * with its version (`putVersion`) and `arrival(id)`, which resolves with `{ at, event }` for the event with
+ * that id as soon as it is in (or already was). Events without an id are passed over.
+ */
+export async function followById({ host, port, path = '/sdk/v1/stream', key, timeoutMs = 5_000 }) {
+  const arrivals = new Map()
+  const waiters = new Map()
+  let putVersion
+  let primed
+  const ready = new Promise((resolve) => {
+    primed = resolve
+  })
+  const stream = await openSse({
+    host,
+    port,
+    path,
+    headers: { authorization: `Bearer ${key}` },
+    onEvent: (event, at) => {
+      if (event.id === undefined) return
+      if (event.event === 'put') {
+        putVersion = Number(event.id)
+        primed()
+        return
+      }
+      const waiter = waiters.get(event.id)
+      if (waiter === undefined) arrivals.set(event.id, { at, event })
+      else {
+        waiters.delete(event.id)
+        waiter({ at, event })
+      }
+    },
+  })
+  await withTimeout(ready, 5_000, `put on port ${port}`)
+  return {
+    stream,
+    putVersion,
+    arrival(id) {
+      const seen = arrivals.get(id)
+      if (seen !== undefined) {
+        arrivals.delete(id)
+        return Promise.resolve(seen)
+      }
+      return withTimeout(new Promise((resolve) => waiters.set(id, resolve)), timeoutMs, `patch ${id} on port ${port}`)
+    },
+  }
 }

@@ -5,11 +5,11 @@
 export const FLAG_COUNT = 500
 
 // the same context vocabulary as the engine benchmark, so the workloads stay comparable
-import { COUNTRIES, OTHER_COUNTRIES, OTHER_DOMAINS, OTHER_PLANS } from '../../engine/bench/workloads.mjs'
+import { BOOLEAN } from '../../bench-kit/flags.mjs'
+import { COUNTRIES, OTHER_COUNTRIES, OTHER_DOMAINS, OTHER_PLANS, prng } from '../../engine/bench/workloads.mjs'
 
 const MIX = ['plain', 'plain', 'rules', 'rules', 'split']
 
-const BOOLEAN = { type: 'boolean', variants: { on: true, off: false } }
 const SPLIT = { type: 'string', variants: { a: 'a', b: 'b', c: 'c' } }
 
 const FIVE_RULES = [
@@ -67,17 +67,6 @@ export function buildFlags(count = FLAG_COUNT) {
     }
   }
   return flags
-}
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /**
