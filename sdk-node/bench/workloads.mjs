@@ -38,8 +38,9 @@ export async function waitUntil(check, timeoutMs, what) {
 
 /**
  * A client as the getter figures use it: started from a bootstrap snapshot, polling (stream: false) the real
- * server of `bench` (what setUp resolves with), which serves the same three flags; resolves once the one poll of the run has replaced the bootstrap.
- * `fetches()` counts every request it made, so the bench can show that getters never touch the network.
+ * server of `bench` (what setUp resolves with), which serves the same three flags; resolves once the one poll
+ * of the run has replaced the bootstrap. `fetches()` counts every request it made, so the bench can show that
+ * getters never touch the network.
  */
 export async function polledClient(bench, options = {}) {
   let fetches = 0
@@ -76,8 +77,8 @@ export async function polledClient(bench, options = {}) {
 }
 
 /**
- * Sets up `server` (a started `vane serve`): W1-W3 in the bench environment, `prop` in the propagation one, and a server key for
- * each; resolves with `{ server, serverKey, propKey }`, what the phases are given.
+ * Sets up `server` (a started `vane serve`): W1-W3 in the bench environment, `prop` in the propagation one, and
+ * a server key for each; resolves with `{ server, serverKey, propKey }`, what the phases are given.
  */
 export async function setUp(server) {
   await server.admin('POST', '/environments', { key: BENCH_ENV })

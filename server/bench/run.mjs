@@ -12,7 +12,8 @@
 // Knobs: BENCH_SDK_STREAMS, BENCH_CLIENT_STREAMS, BENCH_OFREP_SECONDS, BENCH_CHANGES (propagation, 200),
 // BENCH_PHASES=propagation,sdk,client,bare,ofrep, BENCH_CPU_PROF=1 (server runs with --cpu-prof; profiles land
 // in bench-results/server-cpu-prof/), BENCH_CLI=<path to another build's cli.js>.
-// A quick check that every phase runs: BENCH_SDK_STREAMS=200 BENCH_CLIENT_STREAMS=100 BENCH_OFREP_SECONDS=1 BENCH_CHANGES=20
+// A quick check that every phase runs:
+//   BENCH_SDK_STREAMS=200 BENCH_CLIENT_STREAMS=100 BENCH_OFREP_SECONDS=1 BENCH_CHANGES=20 node bench/run.mjs
 import '../../engine/bench/guard.mjs'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
