@@ -90,7 +90,12 @@ export interface LiftResult {
 }
 
 /** Adds `kill` to every live flag carrying `tag`, in the batch's transaction; returns the flags that gained it. */
-export async function killTagged(batch: WriteBatch, environment: string, tag: string, kill: KillRecord): Promise<string[]> {
+export async function killTagged(
+  batch: WriteBatch,
+  environment: string,
+  tag: string,
+  kill: KillRecord,
+): Promise<string[]> {
   await requireEnvironment(batch.tx, environment)
   const changed: string[] = []
   for (const flag of await batch.tx.listFlags()) {
@@ -179,5 +184,7 @@ export function unkillTag(
   tag: string,
   reason: string,
 ): Promise<LiftResult> {
-  return write(deps, actor, [environment], (batch) => liftEverywhere(batch, environment, { source: 'tag', tag }, reason))
+  return write(deps, actor, [environment], (batch) =>
+    liftEverywhere(batch, environment, { source: 'tag', tag }, reason),
+  )
 }

@@ -18,9 +18,7 @@ export const triggerPath = (secret: string) => `/hooks/v1/triggers/${secret}`
 
 /** Triggers are audited on what they act on: their flag, or their tag. */
 const audited = (target: TriggerTarget) =>
-  'tag' in target
-    ? { entityType: 'tag', entityKey: target.tag }
-    : { entityType: 'flag', entityKey: target.flagKey }
+  'tag' in target ? { entityType: 'tag', entityKey: target.tag } : { entityType: 'flag', entityKey: target.flagKey }
 
 async function requireTarget(tx: StoreTx, environment: string, target: TriggerTarget): Promise<void> {
   await requireEnvironment(tx, environment)
@@ -126,7 +124,8 @@ export async function fireTrigger(
   const own: KillMatch = { source: 'trigger', trigger: record.id }
   return write(deps, actor, [environment], async (batch): Promise<TriggerFiring> => {
     if (record.tag !== null) {
-      if (action === 'unkill') return { trigger, tag: record.tag, killed: false, ...(await liftEverywhere(batch, environment, own, why)) }
+      if (action === 'unkill')
+        return { trigger, tag: record.tag, killed: false, ...(await liftEverywhere(batch, environment, own, why)) }
       const kill = newKill(batch, actor, { source: 'trigger', trigger: record.id, tag: record.tag, reason: why })
       const changed = await killTagged(batch, environment, record.tag, kill)
       return { trigger, tag: record.tag, killed: true, changed }
@@ -134,7 +133,12 @@ export async function fireTrigger(
     const flag = record.flagKey ?? ''
     const { config } =
       action === 'kill'
-        ? await addKill(batch, environment, flag, newKill(batch, actor, { source: 'trigger', trigger: record.id, reason: why }))
+        ? await addKill(
+            batch,
+            environment,
+            flag,
+            newKill(batch, actor, { source: 'trigger', trigger: record.id, reason: why }),
+          )
         : await liftKills(batch, environment, flag, own, why)
     return { trigger, flag, killed: config.killed }
   })

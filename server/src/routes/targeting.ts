@@ -4,8 +4,8 @@ import { killFlag, killTag, unkillFlag, unkillTag } from '../control/kills.js'
 import { killByTagInput, killInput, tagParam, targetingInput, triggerInput, unkillInput } from '../control/schemas.js'
 import { createTrigger, listTriggers, revokeTrigger } from '../control/triggers.js'
 import type { AppEnv } from '../env.js'
-import type { TriggerTarget } from '../storage/repository.js'
 import { etag, ifMatch, readJson, validate } from '../request.js'
+import type { TriggerTarget } from '../storage/repository.js'
 import type { RouteDeps } from './deps.js'
 
 /** Per-environment targeting, rule toggles, the kill switch and kill triggers (of one flag, or of a tag). */
