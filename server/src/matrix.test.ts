@@ -70,6 +70,8 @@ const FILL: Record<string, (h: Harness, n: number) => Promise<string> | string> 
   },
   doomedTrigger: async (h) =>
     (await json<{ id: string }>(await created(h, 'POST', `${F}/triggers`, { name: 'doomed' }))).id,
+  doomedTagTrigger: async (h) =>
+    (await json<{ id: string }>(await created(h, 'POST', `${E}/tags/matrix/triggers`, { name: 'doomed' }))).id,
   secret: () => fixtures.triggerSecret,
   victimKey: () => fixtures.victimKeyId,
 }
@@ -93,6 +95,9 @@ const ENDPOINTS: Endpoint[] = [
   ['GET', `${F}/triggers`, 200],
   ['POST', `${F}/triggers`, 201, () => ({ name: 'alerts' })],
   ['DELETE', `${F}/triggers/:doomedTrigger`, 200],
+  ['GET', `${E}/tags/matrix/triggers`, 200],
+  ['POST', `${E}/tags/matrix/triggers`, 201, () => ({ name: 'alerts' })],
+  ['DELETE', `${E}/tags/matrix/triggers/:doomedTagTrigger`, 200],
   ['GET', `${A}/cohorts`, 200],
   ['GET', `${A}/cohorts/testers`, 200],
   ['PUT', `${A}/cohorts/new-:n`, 201, () => ({ include: ['u1'] })],

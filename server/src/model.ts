@@ -11,6 +11,7 @@ export function defaultConfig(flag: FlagRecord, environment: string): FlagConfig
     enabled: false,
     killed: false,
     killReason: null,
+    kills: [],
     offVariant,
     fallthrough: { variant: offVariant },
     rules: [],

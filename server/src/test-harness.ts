@@ -46,6 +46,8 @@ export interface HarnessOptions {
   keyCheckMs?: number
   /** Delivery's `onDropped`: streams closed for a reason other than the client going away or shutdown. */
   onDropped?: DeliveryOptions['onDropped']
+  /** Opens the store (given the temporary directory); default: a SQLite file in it. Closed with the harness. */
+  openStore?: (dir: string) => Promise<Store>
 }
 
 /** Signs the harness's OFREP event-stream tokens. */
@@ -53,7 +55,7 @@ export const STREAM_SECRET = 'test-harness-stream-secret'
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'vane-test-'))
-  const store = await openSqliteStore({ dataDir: dir })
+  const store = await (options.openStore ?? ((dataDir) => openSqliteStore({ dataDir })))(dir)
   const feed = createLocalFeed({ load: (env, after) => store.changesSince(env, after, 1000) })
   const hub = new EvaluatorHub()
   const auth = new KeyAuthenticator(store)

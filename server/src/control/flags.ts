@@ -122,8 +122,9 @@ export async function getTargeting(tx: StoreTx, environment: string, key: string
  * Replaces the targeting with `update(current)`, validates it through the
  * engine, and records one change. Returns the unchanged config when `update`
  * returns undefined (an idempotent no-op writes nothing).
+ * @internal
  */
-async function changeTargeting(
+export async function changeTargeting(
   batch: WriteBatch,
   environment: string,
   key: string,
@@ -206,51 +207,4 @@ export function setRuleEnabled(
       return { ...current, rules: current.rules.map((r) => (r.id === ruleId ? { ...r, enabled } : r)) }
     }),
   )
-}
-
-/** The kill switch for one flag. Idempotent: killing a killed flag changes nothing. */
-export function setKilled(
-  deps: ControlDeps,
-  actor: Actor,
-  environment: string,
-  key: string,
-  killed: boolean,
-  reason: string,
-): Promise<FlagConfigRecord> {
-  return write(deps, actor, [environment], (batch) =>
-    changeTargeting(batch, environment, key, undefined, killed ? 'flag.kill' : 'flag.unkill', reason, (current) =>
-      current.killed === killed ? undefined : { ...current, killed, killReason: killed ? reason : null },
-    ),
-  )
-}
-
-/** Kills (or unkills) every live flag carrying `tag`, in one transaction. */
-export function setKilledByTag(
-  deps: ControlDeps,
-  actor: Actor,
-  environment: string,
-  tag: string,
-  killed: boolean,
-  reason: string,
-): Promise<string[]> {
-  return write(deps, actor, [environment], async (batch) => {
-    await requireEnvironment(batch.tx, environment)
-    const flags = (await batch.tx.listFlags()).filter((f) => f.tags.includes(tag))
-    const changed: string[] = []
-    for (const flag of flags) {
-      const before = await batch.tx.getFlagConfig(environment, flag.key)
-      const after = await changeTargeting(
-        batch,
-        environment,
-        flag.key,
-        undefined,
-        killed ? 'flag.kill' : 'flag.unkill',
-        reason,
-        (current) =>
-          current.killed === killed ? undefined : { ...current, killed, killReason: killed ? reason : null },
-      )
-      if (after.version !== (before?.version ?? 0)) changed.push(flag.key)
-    }
-    return changed
-  })
 }

@@ -33,8 +33,13 @@ export const membersInput = z
 export type MembersInput = z.infer<typeof membersInput>
 
 const reason = z.string().trim().min(1, 'say why: the reason goes into the audit log').max(1024)
+const tag = z.string().min(1).max(64)
 export const killInput = z.strictObject({ reason })
-export const killByTagInput = z.strictObject({ tag: z.string().min(1).max(64), reason })
+/** Unkill of one flag: lifts its direct kill, or with `all` every kill (by tag, by trigger) too. */
+export const unkillInput = z.strictObject({ reason, all: z.boolean().optional() })
+export const killByTagInput = z.strictObject({ tag, reason })
+/** A tag named in a path (`/tags/{tag}/triggers`), as flags carry it. */
+export const tagParam = tag
 
 export const environmentInput = z.strictObject({
   key: keySchema,

@@ -17,12 +17,7 @@ export function hookRoutes(deps: RouteDeps) {
     }
     const input = validate(triggerFireInput, typeof body === 'object' && body !== null ? body : {})
     const action = input.action ?? (input.status === 'resolved' ? 'unkill' : 'kill')
-    const { trigger, targeting } = await fireTrigger(deps, c.req.param('secret'), action, input.reason)
-    return c.json({
-      trigger: trigger.name,
-      flag: trigger.flagKey,
-      environment: trigger.environment,
-      killed: targeting.killed,
-    })
+    const { trigger, ...fired } = await fireTrigger(deps, c.req.param('secret'), action, input.reason)
+    return c.json({ trigger: trigger.name, environment: trigger.environment, ...fired })
   })
 }

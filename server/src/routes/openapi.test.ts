@@ -25,6 +25,7 @@ const BODY_SCHEMAS: Record<string, z.ZodType> = {
   CohortInput: input.cohortInput,
   MembersInput: input.membersInput,
   KillInput: input.killInput,
+  UnkillInput: input.unkillInput,
   KillByTagInput: input.killByTagInput,
   KeyInput: input.keyInput,
   TriggerInput: input.triggerInput,
@@ -37,6 +38,7 @@ const SAMPLE_PARAMS: Record<string, string> = {
   ruleId: 'r1',
   id: '00000000-0000-4000-8000-000000000000',
   secret: 'vane_trigger_nope',
+  tag: 'sample',
 }
 
 /** `/a/:x/:action{kill|unkill}` → `/a/{x}/kill`, `/a/{x}/unkill`. */

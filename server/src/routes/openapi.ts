@@ -121,6 +121,11 @@ function schemaRegistry() {
   add('CohortInput', input.cohortInput, 'Lists given here replace the stored lists; lists left out stay as they are.')
   add('MembersInput', input.membersInput, 'Give `include`, `exclude` or both.')
   add('KillInput', input.killInput)
+  add(
+    'UnkillInput',
+    input.unkillInput,
+    'Lifts the direct kill; kills by tag or trigger stay. `all: true` lifts every kill of the flag.',
+  )
   add('KillByTagInput', input.killByTagInput)
   add(
     'KeyInput',
@@ -163,14 +168,27 @@ function schemaRegistry() {
     "A flag's definition, shared by every environment.",
   )
   add('FlagList', z.object({ items: z.array(flag) }))
+  const kill = add(
+    'Kill',
+    z.object({
+      source: z.enum(['direct', 'tag', 'trigger']),
+      tag: described(z.string(), '`tag`: the tag killed; `trigger` on a tag: its tag').optional(),
+      trigger: described(z.uuid(), "`trigger`: the trigger's id").optional(),
+      reason: z.string(),
+      actor: described(z.string(), 'Name of the key, or `trigger:<name>`'),
+      at: timestamp(),
+    }),
+    "One active kill. Only the matching unkill lifts it: the direct unkill, the unkill of its tag, its trigger's `resolved` (or `all`).",
+  )
   add(
     'Targeting',
     z.object({
       environment: keyString(),
       flagKey: keyString(),
       enabled: z.boolean(),
-      killed: z.boolean(),
-      killReason: z.string().nullable(),
+      killed: described(z.boolean(), 'True while any kill is active'),
+      killReason: described(z.string().nullable(), 'The reason of the latest active kill'),
+      kills: described(z.array(kill), 'The active kills, oldest first'),
       offVariant: variantSchema,
       fallthrough: serveSchema,
       rules: z.array(ruleSchema),
@@ -238,7 +256,8 @@ function schemaRegistry() {
   const triggerFields = {
     id: z.uuid(),
     environment: keyString(),
-    flagKey: keyString(),
+    flagKey: described(keyString().nullable(), 'The flag it kills; null for a trigger on a tag'),
+    tag: described(z.string().nullable(), 'The tag whose flags it kills; null for a trigger on a flag'),
     name: z.string(),
     prefix: z.string(),
     createdAt: timestamp(),
@@ -256,14 +275,26 @@ function schemaRegistry() {
   )
   add(
     'TriggerFired',
-    z.object({ trigger: z.string(), flag: keyString(), environment: keyString(), killed: z.boolean() }),
+    z.object({
+      trigger: z.string(),
+      environment: keyString(),
+      flag: described(keyString(), 'A trigger on a flag: the flag').optional(),
+      tag: described(z.string(), 'A trigger on a tag: the tag').optional(),
+      killed: described(z.boolean(), 'On a flag: whether it is killed now (other kills may keep it so)'),
+      changed: described(z.array(z.string()), 'On a tag: the flags that gained or lost its kill').optional(),
+      stillKilled: described(z.array(z.string()), 'On a tag, after `resolved`: those other kills keep off').optional(),
+    }),
   )
   add(
     'KillByTagResult',
     z.object({
       tag: z.string(),
       killed: z.boolean(),
-      changed: described(z.array(z.string()), 'Flags whose state changed (already killed ones are left out)'),
+      changed: described(z.array(z.string()), 'Flags that gained (kill) or lost (unkill) the kill of this tag'),
+      stillKilled: described(
+        z.array(z.string()),
+        'After an unkill: the changed flags that other kills (direct, another tag, a trigger) keep off',
+      ).optional(),
     }),
   )
   const auditEntry = add(
@@ -278,7 +309,7 @@ function schemaRegistry() {
       ),
       entityType: described(
         z.string(),
-        '`environment`, `flag`, `cohort` or `key` (triggers are audited on their flag)',
+        '`environment`, `flag`, `cohort`, `key` or `tag` (triggers are audited on their flag or tag)',
       ),
       entityKey: z.string(),
       environment: z.string().nullable(),
@@ -551,6 +582,7 @@ const PATH_PARAMS: Record<string, { description: string; schema: JsonSchema }> =
   ruleId: { description: "The rule's `id`.", schema: { type: 'string' } },
   id: { description: 'The id (a UUID) from the creating response or the listing.', schema: { type: 'string' } },
   secret: { description: 'The trigger secret (`vane_trigger_…`): the credential.', schema: { type: 'string' } },
+  tag: { description: 'A tag, as flags carry it (1 to 64 characters).', schema: { type: 'string' } },
 }
 
 const IF_MATCH: Parameter = {
@@ -580,6 +612,9 @@ interface OperationSpec {
   errors: number[]
 }
 
+const REVOKE_TRIGGER =
+  'Its URL stops working at once; the kills it made stay until lifted (`unkill` with `all: true`). Idempotent.'
+
 const TARGETING_EXAMPLE = {
   enabled: true,
   offVariant: 'off',
@@ -597,6 +632,7 @@ const TARGETING_EXAMPLE = {
 
 function operationSpecs(auditParameters: Parameter[], impactParameters: Parameter[]): OperationSpec[] {
   const envFlag = '/admin/v1/environments/{env}/flags/{key}'
+  const envTag = '/admin/v1/environments/{env}/tags/{tag}'
   const toggles = (['enable', 'disable'] as const).map(
     (toggle): OperationSpec => ({
       method: 'post',
@@ -619,10 +655,10 @@ function operationSpecs(auditParameters: Parameter[], impactParameters: Paramete
       summary: action === 'kill' ? 'Kill one flag (serve its off variant)' : 'Unkill one flag (restore its targeting)',
       description:
         action === 'kill'
-          ? 'The kill switch: the flag serves `offVariant` (reason `DISABLED`) whatever else is configured, until unkilled. Targeting stays intact. Takes no `If-Match`: a kill never fails on a stale read. Idempotent.'
-          : 'Clears the kill switch; the targeting in force before the kill serves again, unchanged. Idempotent.',
+          ? 'The kill switch: adds the direct kill; the flag serves `offVariant` (reason `DISABLED`) whatever else is configured, while any kill is active. Targeting stays intact. Takes no `If-Match`: a kill never fails on a stale read. Idempotent: a second direct kill keeps the first reason.'
+          : 'Lifts the direct kill. Kills by tag or trigger stay, and the answer lists them in `kills` (`killed` stays true); `all: true` lifts every kill. Once none is left, the targeting in force before the kill serves again, unchanged. Idempotent.',
       body: {
-        schema: 'KillInput',
+        schema: action === 'kill' ? 'KillInput' : 'UnkillInput',
         example: { reason: action === 'kill' ? 'INC-1234: checkout errors spiking' : 'INC-1234: fixed in 4.2.1' },
       },
       ok: { status: 200, description: 'The targeting after the change.', schema: 'Targeting', etag: true },
@@ -634,7 +670,10 @@ function operationSpecs(auditParameters: Parameter[], impactParameters: Paramete
       id: `${action}ByTag`,
       tag: 'Kill switch',
       summary: `${action === 'kill' ? 'Kill' : 'Unkill'} every flag carrying a tag`,
-      description: 'All flags with the tag change in one transaction, or none does. Each is audited with the reason.',
+      description:
+        action === 'kill'
+          ? 'Adds a kill of this tag to every live flag carrying it, in one transaction. Each is audited with the reason.'
+          : 'Lifts the kills of this tag (from every flag that has one, even if the tag was removed since), in one transaction. Flags killed for another reason stay killed: see `stillKilled`.',
       body: {
         schema: 'KillByTagInput',
         example: {
@@ -797,9 +836,44 @@ function operationSpecs(auditParameters: Parameter[], impactParameters: Paramete
       id: 'revokeTrigger',
       tag: 'Kill switch',
       summary: 'Revoke a kill trigger',
-      description: 'Its URL stops working at once. Idempotent.',
+      description: REVOKE_TRIGGER,
       ok: { status: 200, description: 'The revoked trigger.', schema: 'Trigger' },
       errors: [404],
+    },
+    {
+      method: 'get',
+      path: `${envTag}/triggers`,
+      id: 'listTagTriggers',
+      tag: 'Kill switch',
+      summary: "List a tag's kill triggers",
+      ok: {
+        status: 200,
+        description: 'The triggers, revoked ones included; never their secrets.',
+        schema: 'TriggerList',
+      },
+      errors: [404, 422],
+    },
+    {
+      method: 'post',
+      path: `${envTag}/triggers`,
+      id: 'createTagTrigger',
+      tag: 'Kill switch',
+      summary: 'Create a kill trigger for every flag carrying a tag',
+      description:
+        "Firing adds the trigger's kill to every live flag carrying the tag at that moment; `resolved` lifts that kill only. The response holds the secret and the URL once.",
+      body: { schema: 'TriggerInput', example: { name: 'alertmanager-payments-errors' } },
+      ok: { status: 201, description: 'Created.', schema: 'TriggerCreated' },
+      errors: [404],
+    },
+    {
+      method: 'delete',
+      path: `${envTag}/triggers/{id}`,
+      id: 'revokeTagTrigger',
+      tag: 'Kill switch',
+      summary: "Revoke a tag's kill trigger",
+      description: REVOKE_TRIGGER,
+      ok: { status: 200, description: 'The revoked trigger.', schema: 'Trigger' },
+      errors: [404, 422],
     },
     {
       method: 'get',
@@ -914,14 +988,14 @@ function operationSpecs(auditParameters: Parameter[], impactParameters: Paramete
       public: true,
       summary: 'Fire a kill trigger',
       description:
-        'No API key: the secret in the URL is the credential. The body is optional and may be of any content type; a body that is not JSON counts as empty, so it kills. Point an Alertmanager webhook receiver here: `firing` kills, `resolved` unkills. Audited as `trigger:<name>`.',
+        "No API key: the secret in the URL is the credential. The body is optional and may be of any content type; a body that is not JSON counts as empty, so it kills. Point an Alertmanager webhook receiver here: `firing` adds the trigger's own kill, `resolved` lifts that kill and no other. Audited as `trigger:<name>`.",
       body: {
         schema: 'TriggerFireInput',
         required: false,
         anyType: true,
         example: { version: '4', status: 'firing', receiver: 'vane-kill', alerts: [] },
       },
-      ok: { status: 200, description: 'The state of the flag now.', schema: 'TriggerFired' },
+      ok: { status: 200, description: 'The state of the flag (or the flags of the tag) now.', schema: 'TriggerFired' },
       errors: [404, 413, 422, 503],
     },
     {

@@ -50,6 +50,7 @@ describe('targeting routes', () => {
         enabled: false,
         killed: false,
         killReason: null,
+        kills: [],
         offVariant: 'off',
         fallthrough: { variant: 'off' },
         rules: [],
@@ -71,6 +72,7 @@ describe('targeting routes', () => {
         flagKey: 'checkout',
         killed: false,
         killReason: null,
+        kills: [],
         prerequisites: [],
         version: 1,
         updatedAt: ISO,
@@ -204,7 +206,14 @@ describe('targeting routes', () => {
       expect(res.status).toBe(200)
       expect(res.headers.get('etag')).toBe('"4"')
       const config = await json(res)
-      expect(config).toEqual({ ...kept, killed: true, killReason: 'INC-42', version: 4, updatedAt: ISO })
+      expect(config).toEqual({
+        ...kept,
+        killed: true,
+        killReason: 'INC-42',
+        kills: [{ source: 'direct', reason: 'INC-42', actor: 'bootstrap', at: ISO }],
+        version: 4,
+        updatedAt: ISO,
+      })
       const { moved, audit } = await since(h, before)
       expect(moved).toEqual({ production: 1 })
       expect(audit).toEqual([
@@ -239,7 +248,7 @@ describe('targeting routes', () => {
       const res = await h.call('POST', T('production', 'checkout', '/unkill'), { reason: 'fixed' })
       expect(res.status).toBe(200)
       const config = await json(res)
-      expect(config).toEqual({ ...killed, killed: false, killReason: null, version: 5, updatedAt: ISO })
+      expect(config).toEqual({ ...killed, killed: false, killReason: null, kills: [], version: 5, updatedAt: ISO })
       expect(config).toMatchObject(targeting)
       const { moved, audit } = await since(h, before)
       expect(moved).toEqual({ production: 1 })
@@ -283,11 +292,19 @@ describe('targeting routes', () => {
         expect(await json(await h.call('GET', T('staging', flag)))).toMatchObject({ killed: false, version: 0 })
     })
 
-    it('skips flags already killed, and changes nothing when all are', async () => {
+    it("adds the tag's kill to flags killed already; the same tag again changes nothing", async () => {
       const before = await mark(h)
       const res = await h.call('POST', `${A}/environments/staging/kill`, { tag: 'mobile', reason: 'app crash' })
-      expect(await json(res)).toEqual({ tag: 'mobile', killed: true, changed: ['search'] })
-      expect((await since(h, before)).moved).toEqual({ staging: 1 })
+      expect(await json(res)).toEqual({ tag: 'mobile', killed: true, changed: ['search', 'wallet'] })
+      expect((await since(h, before)).moved).toEqual({ staging: 2 })
+      expect(await json(await h.call('GET', T('staging', 'wallet')))).toMatchObject({
+        killed: true,
+        killReason: 'app crash',
+        kills: [
+          { source: 'tag', tag: 'payments', reason: 'PSP down', actor: 'bootstrap', at: ISO },
+          { source: 'tag', tag: 'mobile', reason: 'app crash', actor: 'bootstrap', at: ISO },
+        ],
+      })
       await expectNoChange(h, async () => {
         const again = await h.call('POST', `${A}/environments/staging/kill`, { tag: 'payments', reason: 'x' })
         expect(await json(again)).toEqual({ tag: 'payments', killed: true, changed: [] })
@@ -296,16 +313,34 @@ describe('targeting routes', () => {
       })
     })
 
-    it('unkill by tag restores them', async () => {
+    it("unkill by tag lifts that tag's kills only: a flag another tag killed stays killed", async () => {
       const before = await mark(h)
       const res = await h.call('POST', `${A}/environments/staging/unkill`, { tag: 'payments', reason: 'PSP back' })
       expect(res.status).toBe(200)
-      expect(await json(res)).toEqual({ tag: 'payments', killed: false, changed: ['checkout', 'wallet'] })
+      expect(await json(res)).toEqual({
+        tag: 'payments',
+        killed: false,
+        changed: ['checkout', 'wallet'],
+        stillKilled: ['wallet'],
+      })
       const { moved, audit } = await since(h, before)
       expect(moved).toEqual({ staging: 2 })
       expect(audit.map((a) => a.action)).toEqual(['flag.unkill', 'flag.unkill'])
-      expect(evaluate('staging', 'wallet', staff)).not.toHaveProperty('killed')
+      expect(evaluate('staging', 'checkout', staff)).not.toHaveProperty('killed')
+      expect(evaluate('staging', 'wallet', staff)).toMatchObject({ killed: true })
       expect(evaluate('staging', 'search', staff)).toMatchObject({ killed: true })
+      expect(await json(await h.call('GET', T('staging', 'wallet')))).toMatchObject({
+        killReason: 'app crash',
+        kills: [{ source: 'tag', tag: 'mobile', reason: 'app crash' }],
+      })
+
+      const back = await h.call('POST', `${A}/environments/staging/unkill`, { tag: 'mobile', reason: 'app fixed' })
+      expect(await json(back)).toEqual({ tag: 'mobile', killed: false, changed: ['search', 'wallet'], stillKilled: [] })
+      for (const flag of ['wallet', 'search']) expect(evaluate('staging', flag, staff)).not.toHaveProperty('killed')
+      await expectNoChange(h, async () => {
+        const again = await h.call('POST', `${A}/environments/staging/unkill`, { tag: 'mobile', reason: 'x' })
+        expect(await json(again)).toEqual({ tag: 'mobile', killed: false, changed: [], stillKilled: [] })
+      })
     })
 
     it('404 for an unknown environment', async () => {
@@ -326,6 +361,7 @@ describe('targeting routes', () => {
         id: expect.any(String),
         environment: 'production',
         flagKey: 'profile',
+        tag: null,
         name: 'datadog',
         prefix: created.secret.slice(0, 18),
         createdAt: ISO,
@@ -358,6 +394,7 @@ describe('targeting routes', () => {
           id,
           environment: 'production',
           flagKey: 'profile',
+          tag: null,
           name: 'datadog',
           prefix: expect.stringMatching(/^vane_trigger_[A-Za-z0-9_-]{5}$/),
           createdAt: ISO,

@@ -50,6 +50,7 @@ export const flagConfig = (
   enabled: true,
   killed: false,
   killReason: null,
+  kills: [],
   offVariant: 'alpha',
   fallthrough: { rollout: { weights: { zeta: 5000, alpha: 95000 }, bucketBy: 'org.id' } },
   rules: [
@@ -116,6 +117,7 @@ export const trigger = (id: string, over: Partial<TriggerRecord> = {}): TriggerR
   id,
   environment: 'production',
   flagKey: 'checkout',
+  tag: null,
   name: `trigger ${id}`,
   hash: `trigger-hash-${id}`,
   prefix: `vt_${id}`,

@@ -45,8 +45,8 @@ export function keyContract(store: CurrentStore): void {
     await expect(store().insertTrigger(trigger('t4', { hash: first.hash }))).rejects.toMatchObject(DUPLICATE)
     await expect(store().insertTrigger(trigger('t5', { flagKey: 'nope' }))).rejects.toMatchObject(MISSING)
 
-    expect((await store().listTriggers('production', 'checkout')).map((t) => t.id)).toEqual(['t1', 't2'])
-    expect(await store().listTriggers('staging', 'checkout')).toEqual([])
+    expect((await store().listTriggers('production', { flagKey: 'checkout' })).map((t) => t.id)).toEqual(['t1', 't2'])
+    expect(await store().listTriggers('staging', { flagKey: 'checkout' })).toEqual([])
     expect(await store().getTriggerByHash(first.hash)).toEqual(first)
     expect(await store().getTriggerByHash('nope')).toBeUndefined()
 
@@ -54,5 +54,23 @@ export function keyContract(store: CurrentStore): void {
     expect(await store().revokeTrigger('t1', T3)).toBe(true)
     expect((await store().getTriggerByHash(first.hash))?.revokedAt).toBe(T2)
     expect(await store().revokeTrigger('nope', T2)).toBe(false)
+  })
+
+  it('stores kill triggers per tag apart from those per flag', async () => {
+    await store().insertEnvironment(environment('production'))
+    await store().upsertFlag(flag('checkout'))
+    const onTag = trigger('g1', { flagKey: null, tag: 'checkout' })
+    await store().insertTrigger(trigger('f1'))
+    await store().insertTrigger(onTag)
+    await store().insertTrigger(trigger('g2', { flagKey: null, tag: 'payments', createdAt: T2 }))
+    // a tag named like a flag is still a tag
+    expect((await store().listTriggers('production', { tag: 'checkout' })).map((t) => t.id)).toEqual(['g1'])
+    expect((await store().listTriggers('production', { flagKey: 'checkout' })).map((t) => t.id)).toEqual(['f1'])
+    expect(await store().listTriggers('production', { tag: 'nope' })).toEqual([])
+    expect(await store().getTriggerByHash(onTag.hash)).toEqual(onTag)
+    // a trigger acts on one flag or one tag, never both nor neither
+    await expect(store().insertTrigger(trigger('both', { tag: 'checkout' }))).rejects.toThrow()
+    await expect(store().insertTrigger(trigger('none', { flagKey: null }))).rejects.toThrow()
+    expect(await store().getTriggerByHash('trigger-hash-both')).toBeUndefined()
   })
 }

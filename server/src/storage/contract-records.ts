@@ -70,7 +70,17 @@ export function recordContract(store: CurrentStore): void {
     const { fallthrough } = read!
     expect('rollout' in fallthrough && Object.keys(fallthrough.rollout.weights)).toEqual(['zeta', 'alpha'])
 
-    const killed = flagConfig('production', 'b', { killed: true, killReason: 'incident #4', version: 2, updatedAt: T2 })
+    const killed = flagConfig('production', 'b', {
+      killed: true,
+      killReason: 'incident #5',
+      kills: [
+        { source: 'direct', reason: 'incident #4', actor: 'ops-alice', at: T1 },
+        { source: 'tag', tag: 'checkout', reason: 'incident #5', actor: 'ops-bob', at: T2 },
+        { source: 'trigger', trigger: 't1', tag: 'payments', reason: 'alert', actor: 'trigger:pd', at: T2 },
+      ],
+      version: 2,
+      updatedAt: T2,
+    })
     await store().upsertFlagConfig(killed)
     expect(await store().getFlagConfig('production', 'b')).toEqual(killed)
     expect((await store().listFlagConfigs('production')).map((c) => c.flagKey)).toEqual(['a', 'b'])

@@ -157,11 +157,16 @@ export function postgresOps(db: PgDb): StoreTx {
     insertTrigger: async (record) => {
       await db.insert(t.killTriggers).values(record)
     },
-    listTriggers: async (environment, flagKey) =>
+    listTriggers: async (environment, target) =>
       db
         .select()
         .from(t.killTriggers)
-        .where(and(eq(t.killTriggers.environment, environment), eq(t.killTriggers.flagKey, flagKey)))
+        .where(
+          and(
+            eq(t.killTriggers.environment, environment),
+            'tag' in target ? eq(t.killTriggers.tag, target.tag) : eq(t.killTriggers.flagKey, target.flagKey),
+          ),
+        )
         .orderBy(asc(t.killTriggers.createdAt), asc(t.killTriggers.id)),
     getTriggerByHash: async (hash) => (await db.select().from(t.killTriggers).where(eq(t.killTriggers.hash, hash)))[0],
     revokeTrigger: async (id, at) =>

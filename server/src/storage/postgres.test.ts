@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import { drizzle } from 'drizzle-orm/node-postgres'
+import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
 import { expect, it } from 'vitest'
 import { repositoryContract } from './contract.js'
 import { environment } from './contract-fixtures.js'
+import { killSetMigrationContract, migrationsUpTo } from './contract-migrations.js'
 import { openPostgresStore } from './postgres.js'
 
 const url = process.env.VANE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -56,5 +59,26 @@ it('puts every table and the migrations table in the chosen schema', async () =>
     await client.end()
     await store.close()
     await dropSchemas()
+  }
+})
+
+killSetMigrationContract('postgres', async () => {
+  const schema = `vane_test_${randomBytes(6).toString('hex')}`
+  schemas.push(schema)
+  const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` })
+  await client.connect()
+  await client.query(`CREATE SCHEMA "${schema}"`)
+  await migrate(drizzle({ client }), {
+    migrationsFolder: migrationsUpTo('pg', '0002_outcomes_window_start'),
+    migrationsSchema: schema,
+  })
+  return {
+    exec: async (sql) => {
+      await client.query(sql)
+    },
+    open: async () => {
+      await client.end()
+      return openPostgresStore({ url, schema })
+    },
   }
 })

@@ -23,13 +23,36 @@ export interface FlagRecord {
   updatedAt: string
 }
 
+/** Where a kill came from: a kill of the flag itself, a kill by tag, or a kill trigger's firing. */
+export type KillSource = 'direct' | 'tag' | 'trigger'
+
+/**
+ * One active kill of a flag in one environment. A kill is lifted only by the unkill that matches it: the direct
+ * unkill, the unkill of the same tag, or the same trigger's "resolved".
+ */
+export interface KillRecord {
+  source: KillSource
+  /** `tag`: the tag that was killed; `trigger` on a tag: the trigger's tag. */
+  tag?: string
+  /** `trigger`: the trigger's id. */
+  trigger?: string
+  reason: string
+  /** Name of the key, or `trigger:<name>`. */
+  actor: string
+  at: string
+}
+
 /** A flag's targeting in one environment. */
 export interface FlagConfigRecord {
   environment: string
   flagKey: string
   enabled: boolean
+  /** True while any kill is active (`kills` is not empty): what the engine reads. */
   killed: boolean
+  /** The reason of the latest active kill, null when none is. */
   killReason: string | null
+  /** The active kills, oldest first. */
+  kills: KillRecord[]
   offVariant: string
   fallthrough: Serve
   rules: Rule[]
@@ -137,17 +160,22 @@ export interface OutcomeRecord extends OutcomeSeries {
   windowStart: string
 }
 
-/** A secret URL that kills or unkills one flag without an admin key. */
+/** A secret URL that kills or unkills one flag, or every flag carrying a tag, without an admin key. */
 export interface TriggerRecord {
   id: string
   environment: string
-  flagKey: string
+  /** Exactly one of `flagKey` and `tag` is set. */
+  flagKey: string | null
+  tag: string | null
   name: string
   hash: string
   prefix: string
   createdAt: string
   revokedAt: string | null
 }
+
+/** What a trigger acts on. */
+export type TriggerTarget = { flagKey: string } | { tag: string }
 
 /**
  * `code` of the errors (`name: 'StoreError'`) a store throws, the same on both dialects:
@@ -218,7 +246,8 @@ export interface StoreTx {
   revokeApiKey(id: string, at: string): Promise<boolean>
 
   insertTrigger(record: TriggerRecord): Promise<void>
-  listTriggers(environment: string, flagKey: string): Promise<TriggerRecord[]>
+  /** The triggers of one flag, or of one tag, in an environment; oldest first. */
+  listTriggers(environment: string, target: TriggerTarget): Promise<TriggerRecord[]>
   getTriggerByHash(hash: string): Promise<TriggerRecord | undefined>
   /** False when there is no such trigger; revoking again keeps the first `revokedAt`. */
   revokeTrigger(id: string, at: string): Promise<boolean>

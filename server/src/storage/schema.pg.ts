@@ -1,7 +1,9 @@
 import type { Clause, CohortRollout, FlagType, JsonValue, Prerequisite, Rule, Serve } from '@vane/engine'
+import { sql } from 'drizzle-orm'
 import {
   bigint,
   boolean,
+  check,
   customType,
   index,
   integer,
@@ -10,7 +12,7 @@ import {
   text,
   uniqueIndex,
 } from 'drizzle-orm/pg-core'
-import type { ChangeEntity, ChangeOp, KeyKind, MemberList } from './repository.js'
+import type { ChangeEntity, ChangeOp, KeyKind, KillRecord, MemberList } from './repository.js'
 
 // Mirror of schema.sqlite.ts: same tables and column names (schema.test.ts checks). Tables carry no schema
 // of their own; the connection's search_path decides where they live.
@@ -65,6 +67,8 @@ export const flagConfigs = pgTable(
     enabled: boolean('enabled').notNull(),
     killed: boolean('killed').notNull(),
     killReason: text('kill_reason'),
+    // the active kills; `killed` above is true exactly while this is not empty
+    kills: json<KillRecord[]>('kills').notNull().default([]),
     offVariant: text('off_variant').notNull(),
     fallthrough: json<Serve>('fallthrough').notNull(),
     rules: json<Rule[]>('rules').notNull(),
@@ -161,9 +165,9 @@ export const killTriggers = pgTable(
     environment: text('environment')
       .notNull()
       .references(() => environments.key),
-    flagKey: text('flag_key')
-      .notNull()
-      .references(() => flags.key),
+    // exactly one of flag_key and tag: a trigger kills one flag, or every flag carrying the tag
+    flagKey: text('flag_key').references(() => flags.key),
+    tag: text('tag'),
     name: text('name').notNull(),
     hash: text('hash').notNull(),
     prefix: text('prefix').notNull(),
@@ -173,6 +177,8 @@ export const killTriggers = pgTable(
   (t) => [
     uniqueIndex('kill_triggers_hash_idx').on(t.hash),
     index('kill_triggers_flag_idx').on(t.environment, t.flagKey),
+    index('kill_triggers_tag_idx').on(t.environment, t.tag),
+    check('kill_triggers_one_target', sql`(flag_key IS NULL) <> (tag IS NULL)`),
   ],
 )
 

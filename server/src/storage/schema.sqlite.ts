@@ -1,7 +1,8 @@
 import type { Clause, CohortRollout, FlagType, JsonValue, Prerequisite, Rule, Serve } from '@vane/engine'
-import { customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { sql } from 'drizzle-orm'
+import { check, customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 import { isoTimestamp } from './iso-timestamp.js'
-import type { ChangeEntity, ChangeOp, KeyKind, MemberList } from './repository.js'
+import type { ChangeEntity, ChangeOp, KeyKind, KillRecord, MemberList } from './repository.js'
 
 // Mirror of schema.pg.ts: same tables and column names (schema.test.ts checks).
 
@@ -49,6 +50,8 @@ export const flagConfigs = sqliteTable(
     enabled: bool('enabled').notNull(),
     killed: bool('killed').notNull(),
     killReason: text('kill_reason'),
+    // the active kills; `killed` above is true exactly while this is not empty
+    kills: json<KillRecord[]>('kills').notNull().default([]),
     offVariant: text('off_variant').notNull(),
     fallthrough: json<Serve>('fallthrough').notNull(),
     rules: json<Rule[]>('rules').notNull(),
@@ -140,9 +143,9 @@ export const killTriggers = sqliteTable(
     environment: text('environment')
       .notNull()
       .references(() => environments.key),
-    flagKey: text('flag_key')
-      .notNull()
-      .references(() => flags.key),
+    // exactly one of flag_key and tag: a trigger kills one flag, or every flag carrying the tag
+    flagKey: text('flag_key').references(() => flags.key),
+    tag: text('tag'),
     name: text('name').notNull(),
     hash: text('hash').notNull(),
     prefix: text('prefix').notNull(),
@@ -152,6 +155,8 @@ export const killTriggers = sqliteTable(
   (t) => [
     uniqueIndex('kill_triggers_hash_idx').on(t.hash),
     index('kill_triggers_flag_idx').on(t.environment, t.flagKey),
+    index('kill_triggers_tag_idx').on(t.environment, t.tag),
+    check('kill_triggers_one_target', sql`(flag_key IS NULL) <> (tag IS NULL)`),
   ],
 )
 

@@ -178,11 +178,16 @@ export function sqliteOps(db: SqliteDb): StoreTx {
     insertTrigger: async (record) => {
       db.insert(t.killTriggers).values(record).run()
     },
-    listTriggers: async (environment, flagKey) =>
+    listTriggers: async (environment, target) =>
       db
         .select()
         .from(t.killTriggers)
-        .where(and(eq(t.killTriggers.environment, environment), eq(t.killTriggers.flagKey, flagKey)))
+        .where(
+          and(
+            eq(t.killTriggers.environment, environment),
+            'tag' in target ? eq(t.killTriggers.tag, target.tag) : eq(t.killTriggers.flagKey, target.flagKey),
+          ),
+        )
         .orderBy(asc(t.killTriggers.createdAt), asc(t.killTriggers.id))
         .all(),
     getTriggerByHash: async (hash) => db.select().from(t.killTriggers).where(eq(t.killTriggers.hash, hash)).get(),

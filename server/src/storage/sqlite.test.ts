@@ -1,9 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { drizzle } from 'drizzle-orm/better-sqlite3'
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { expect, it } from 'vitest'
 import { repositoryContract } from './contract.js'
 import { environment } from './contract-fixtures.js'
+import { killSetMigrationContract, migrationsUpTo } from './contract-migrations.js'
 import { openSqliteStore } from './sqlite.js'
 
 const root = mkdtempSync(join(tmpdir(), 'vane-sqlite-'))
@@ -24,4 +28,20 @@ it('keeps committed data across reopening, in WAL mode', async () => {
   const second = await openSqliteStore({ dataDir, file: 'custom.db' })
   expect(await second.getEnvironment('production')).toEqual(environment('production'))
   await second.close()
+})
+
+killSetMigrationContract('sqlite', async () => {
+  const dataDir = join(root, `older-${++runs}`)
+  mkdirSync(dataDir, { recursive: true })
+  const client = new Database(join(dataDir, 'vane.db'))
+  migrate(drizzle({ client }), { migrationsFolder: migrationsUpTo('sqlite', '0002_outcomes_window_start') })
+  return {
+    exec: async (sql) => {
+      client.exec(sql)
+    },
+    open: async () => {
+      client.close()
+      return openSqliteStore({ dataDir })
+    },
+  }
 })
