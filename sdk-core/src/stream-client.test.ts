@@ -408,12 +408,7 @@ describe('StreamClient over a real loopback HTTP server', () => {
     })
     const c = client(url)
     await c.until(4)
-    expect(c.seen).toEqual([
-      'put 41 {"v":41}',
-      'patch 42 {"v":42}',
-      'interrupted: stream ended',
-      'patch 43 {"v":43}',
-    ])
+    expect(c.seen).toEqual(['put 41 {"v":41}', 'patch 42 {"v":42}', 'interrupted: stream ended', 'patch 43 {"v":43}'])
     expect(asked).toEqual([undefined, '42'])
   })
 
