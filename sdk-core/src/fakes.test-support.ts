@@ -167,7 +167,9 @@ export class FakeFetch {
 
   /** The body handed to the latest request to `path` answered with an event stream. */
   lastStream(path: string): FakeBody {
-    const stream = this.to(path).findLast((r) => r.stream !== undefined)?.stream
+    const stream = this.to(path)
+      .filter((r) => r.stream !== undefined)
+      .at(-1)?.stream
     if (stream === undefined) throw new Error(`no request to ${path} was answered with a stream`)
     return stream
   }
