@@ -679,9 +679,12 @@ describe('failures', () => {
     h.client.close()
     await tick()
     expect(s.closed).toBe(true)
+    // nor does a late identify open a stream again
+    const late = h.client.identify({ targetingKey: 'user-2' }).catch((error: Error) => error)
     await tick(10 * 60_000)
     expect(h.net.requests).toHaveLength(1)
     expect(h.stale).toEqual([])
+    expect(await late).toBeInstanceOf(Error)
   })
 })
 

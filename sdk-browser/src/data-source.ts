@@ -36,6 +36,7 @@ export class DataSource {
   private etag: string | undefined
   private timer: unknown
   private paused = false
+  private closed = false
 
   constructor(private readonly options: DataSourceOptions) {
     this.stream = new StreamClient({
@@ -66,6 +67,7 @@ export class DataSource {
 
   /** Drops what is in flight and connects again at once; `forget` also drops the ETag (a new context). */
   restart(forget = false): void {
+    if (this.closed) return
     this.generation++
     if (forget) this.etag = undefined
     this.options.platform.clearTimeout(this.timer)
@@ -88,6 +90,7 @@ export class DataSource {
   }
 
   close(): void {
+    this.closed = true
     this.generation++
     this.stream.stop()
     this.options.platform.clearTimeout(this.timer)
