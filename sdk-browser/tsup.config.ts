@@ -3,7 +3,12 @@ import { defineConfig } from 'tsup'
 export default defineConfig({
   entry: { index: 'src/index.ts', openfeature: 'src/openfeature.ts', opentelemetry: 'src/opentelemetry.ts' },
   format: ['esm'],
-  dts: true,
+  // the shared types (evaluation details, events, the HTTP error) are inlined: @vane/sdk-core is not published
+  dts: {
+    resolve: ['@vane/sdk-core'],
+    // from its sources: the package has no built declarations
+    compilerOptions: { paths: { '@vane/sdk-core': ['../sdk-core/src/index.ts'] } },
+  },
   clean: true,
   minify: true,
   sourcemap: true,

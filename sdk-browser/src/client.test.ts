@@ -276,10 +276,11 @@ describe('the stream', () => {
     const h = start({ context: { targetingKey: 'user-1', email: 'a@example.com' } })
     await tick()
     const [call] = h.net.to(STREAM)
+    expect(call!.url).toBe(`${URL_}${STREAM}`)
     expect(call).toMatchObject({
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: { context: { targetingKey: 'user-1', email: 'a@example.com' } },
+      json: { context: { targetingKey: 'user-1', email: 'a@example.com' } },
     })
   })
 
@@ -287,20 +288,20 @@ describe('the stream', () => {
     const net = new FakeNetwork().answer(STREAM, new Response('', { status: 503 }), new Response('', { status: 503 }))
     const h = start({ cache: false, hash: 'hash-of-user-1' }, net)
     await tick()
-    expect(net.to(STREAM)[0]!.body).toEqual({ context: { targetingKey: 'user-1' }, hash: 'hash-of-user-1' })
+    expect(net.to(STREAM)[0]!.json).toEqual({ context: { targetingKey: 'user-1' }, hash: 'hash-of-user-1' })
     await tick(500)
     net.answer(STREAM, new Response('', { status: 503 }))
     await tick(1_000)
     // the third failure: a poll, with the hash as a header (OFREP's body is only the context)
     expect(net.to(OFREP)[0]!.headers['x-vane-hash']).toBe('hash-of-user-1')
-    expect(net.to(OFREP)[0]!.body).toEqual({ context: { targetingKey: 'user-1' } })
+    expect(net.to(OFREP)[0]!.json).toEqual({ context: { targetingKey: 'user-1' } })
     void h.client.identify({ targetingKey: 'user-2' }, 'hash-of-user-2')
     await tick()
-    expect(net.to(STREAM).at(-1)!.body).toEqual({ context: { targetingKey: 'user-2' }, hash: 'hash-of-user-2' })
+    expect(net.to(STREAM).at(-1)!.json).toEqual({ context: { targetingKey: 'user-2' }, hash: 'hash-of-user-2' })
     // without secure mode nothing extra is sent
     const plain = start({ cache: false })
     await tick()
-    expect(plain.net.to(STREAM)[0]!.body).toEqual({ context: { targetingKey: 'user-1' } })
+    expect(plain.net.to(STREAM)[0]!.json).toEqual({ context: { targetingKey: 'user-1' } })
   })
 
   it('put, then patch, then deleted; `change` carries exactly the keys that changed', async () => {
@@ -351,13 +352,13 @@ describe('the stream', () => {
     const h = start({ cache: false })
     await tick()
     const text = `id: 1\nevent: put\ndata: ${JSON.stringify({ flags: { a: value('one') } })}\n\n`
-    h.net.stream.write(text.slice(0, 17))
+    h.net.stream.push(text.slice(0, 17))
     await tick()
     expect(h.client.isReady).toBe(false)
-    h.net.stream.write(text.slice(17))
+    h.net.stream.push(text.slice(17))
     await tick()
     expect(h.client.getString('a', '')).toBe('one')
-    h.net.stream.write('event: patch\ndata: {not json\n\n')
+    h.net.stream.push('event: patch\ndata: {not json\n\n')
     await tick()
     expect(h.errors).toHaveLength(1)
     h.net.stream.patch({ a: value('two') })
@@ -421,9 +422,9 @@ describe('identify', () => {
       resolved = true
     })
     await tick()
-    expect(first.aborted).toBe(true)
+    expect(first.closed).toBe(true)
     expect(h.net.to(STREAM)).toHaveLength(2)
-    expect(h.net.to(STREAM)[1]!.body).toEqual({ context: { targetingKey: 'user-2', plan: 'pro' } })
+    expect(h.net.to(STREAM)[1]!.json).toEqual({ context: { targetingKey: 'user-2', plan: 'pro' } })
     // not cached: identify waits for the server
     expect(resolved).toBe(false)
     h.net.stream.put({ a: value('same'), b: value('two'), d: value('only user-2') })
@@ -535,7 +536,7 @@ describe('failures', () => {
     expect(net.to(OFREP)[0]).toMatchObject({
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: { context: { targetingKey: 'user-1' } },
+      json: { context: { targetingKey: 'user-1' } },
     })
     expect(net.to(OFREP)[0]!.headers['if-none-match']).toBeUndefined()
     expect(h.client.getStringDetails('a', '')).toEqual({
@@ -621,7 +622,7 @@ describe('failures', () => {
       expect(h.errors[0]!.message).toContain(String(status))
       expect(h.stale).toEqual([])
       await tick(10 * 60_000)
-      expect(net.calls).toHaveLength(1)
+      expect(net.requests).toHaveLength(1)
       expect(h.client.getBooleanDetails('a', false).errorCode).toBe('PROVIDER_NOT_READY')
     })
 
@@ -641,7 +642,7 @@ describe('failures', () => {
     const net = new FakeNetwork().answer(OFREP, new Response('', { status: 401 }))
     const h = start({ pollOnly: true, pollIntervalMs: 1_000, cache: false }, net)
     await tick(60_000)
-    expect(net.calls).toHaveLength(1)
+    expect(net.requests).toHaveLength(1)
     expect(h.errors.map((e) => e.status)).toEqual([401])
   })
 
@@ -677,10 +678,13 @@ describe('failures', () => {
     const s = h.net.stream
     h.client.close()
     await tick()
-    expect(s.aborted).toBe(true)
+    expect(s.closed).toBe(true)
+    // nor does a late identify open a stream again
+    const late = h.client.identify({ targetingKey: 'user-2' }).catch((error: Error) => error)
     await tick(10 * 60_000)
-    expect(h.net.calls).toHaveLength(1)
+    expect(h.net.requests).toHaveLength(1)
     expect(h.stale).toEqual([])
+    expect(await late).toBeInstanceOf(Error)
   })
 })
 
@@ -705,9 +709,9 @@ describe('page lifecycle (document and window stubbed)', () => {
     await tick()
     page.setVisibility('hidden')
     await tick(9_999)
-    expect(h.net.stream.aborted).toBe(false)
+    expect(h.net.stream.closed).toBe(false)
     await tick(1)
-    expect(h.net.stream.aborted).toBe(true)
+    expect(h.net.stream.closed).toBe(true)
     // closed on purpose: no reconnect, no stale
     await tick(60_000)
     expect(h.net.to(STREAM)).toHaveLength(1)
@@ -722,7 +726,7 @@ describe('page lifecycle (document and window stubbed)', () => {
     page.setVisibility('visible')
     await tick(30_000)
     expect(h.net.to(STREAM)).toHaveLength(2)
-    expect(h.net.stream.aborted).toBe(false)
+    expect(h.net.stream.closed).toBe(false)
   })
 
   it('coming back online reconnects at once; close() removes the listeners', async () => {
@@ -732,7 +736,7 @@ describe('page lifecycle (document and window stubbed)', () => {
     page.window.dispatchEvent(new Event('online'))
     await tick()
     expect(h.net.to(STREAM)).toHaveLength(2)
-    expect(h.net.to(STREAM)[0]!.stream!.aborted).toBe(true)
+    expect(h.net.to(STREAM)[0]!.stream!.closed).toBe(true)
     h.client.close()
     page.window.dispatchEvent(new Event('online'))
     page.setVisibility('hidden')

@@ -1,33 +1,18 @@
-import { Backoff, Emitter, readSse, type SseEvent } from '@vane/sdk-core'
-
-/** One flag's evaluated outcome, as the server sends it. */
-export interface FlagValue {
-  value: unknown
-  variant?: string
-  reason: string
-  version?: number
-  errorCode?: string
-}
-
-/** What a `…Details` getter returns. */
-export interface EvaluationDetails<T> {
-  flagKey: string
-  value: T
-  variant?: string | undefined
-  reason: string
-  errorCode?: string | undefined
-  flagVersion?: number | undefined
-}
+import {
+  type ClientEvents,
+  defaultPlatform,
+  Emitter,
+  type EvaluationDetails,
+  HttpError,
+  isRefused,
+  type Platform,
+} from '@vane/sdk-core'
+import { type CacheStorage, ValueCache } from './cache.js'
+import { DataSource } from './data-source.js'
+import { type FlagValue, resolve, same } from './flag-values.js'
+import { watchPage } from './page-lifecycle.js'
 
 export type Context = { targetingKey?: string } & Record<string, unknown>
-
-export interface ClientEvents extends Record<string, unknown[]> {
-  /** Values for the current context are loaded; again after `stale`, once fresh values arrive. */
-  ready: []
-  change: [flagKeys: string[]]
-  stale: [error: Error]
-  error: [error: Error]
-}
 
 /** Options for {@link createClient}. */
 export interface ClientOptions {
@@ -57,28 +42,10 @@ export interface ClientOptions {
   /** Close the stream after the tab has been hidden this long. Default 120 s. */
   inactivityMs?: number | undefined
   fetch?: typeof fetch | undefined
-  storage?: Pick<Storage, 'getItem' | 'setItem'> | undefined
+  storage?: CacheStorage | undefined
   /** A number in [0, 1), for jitter; injectable for tests. */
   random?: (() => number) | undefined
 }
-
-const CACHE_PREFIX = 'vane:'
-/** The server pings every 15 s; a stream silent this long is dead (a half-open connection after sleep, a proxy). */
-const SILENCE_MS = 45_000
-
-/** An error carrying the HTTP status; 401 and 403 mean the key is refused, which no retry fixes. */
-const failure = (message: string, status: number) => Object.assign(new Error(message), { status })
-const refused = (status?: number) => status === 401 || status === 403
-
-/** A stable, order-independent text of a context, so equal contexts share one cache entry. */
-function canonical(value: unknown): string {
-  if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
-  const keys = Object.keys(value).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`
-}
-
-const typeOf = (v: unknown) => (Array.isArray(v) ? 'object' : v === null ? 'null' : typeof v)
 
 /**
  * The browser client: evaluated values for one context, read synchronously
@@ -93,29 +60,48 @@ export class VaneBrowserClient {
   private context: Context
   private hash: string | undefined
   private readonly events = new Emitter<ClientEvents>()
-  private readonly backoff: Backoff
-  private abort: AbortController | undefined
-  private timer: ReturnType<typeof setTimeout> | undefined
-  private hiddenTimer: ReturnType<typeof setTimeout> | undefined
-  private etag: string | undefined
+  private readonly platform: Platform
+  private readonly cache: ValueCache
+  private readonly source: DataSource
+  private readonly unwatchPage: () => void
   private ready = false
   private stale = false
-  private closed = false
-  private generation = 0
-  private readonly fetch: typeof fetch
-  private readonly onVisibility = () => this.visibilityChanged()
-  private readonly onOnline = () => this.reconnect(0)
 
   constructor(private readonly options: ClientOptions) {
     this.context = options.context
     this.hash = options.hash
-    this.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
-    this.backoff = new Backoff({ random: options.random })
-    const initial = options.bootstrap ?? this.readCache()
+    this.platform = {
+      ...defaultPlatform,
+      ...(options.fetch && { fetch: options.fetch }),
+      ...(options.random && { random: options.random }),
+    }
+    this.cache = new ValueCache(options.clientKey, options.storage, options.cache !== false)
+    this.source = new DataSource({
+      url: options.url,
+      clientKey: options.clientKey,
+      platform: this.platform,
+      pollOnly: options.pollOnly === true,
+      pollIntervalMs: options.pollIntervalMs ?? 30_000,
+      identity: () => ({ context: this.context, hash: this.hash }),
+      onPut: (values) => this.replace(values),
+      onPatch: (flags, deleted) => this.merge(flags, deleted),
+      onUnchanged: () => this.settled([]),
+      onStale: (error) => {
+        this.stale = true
+        this.events.emit('stale', error)
+      },
+      onError: (error) => this.events.emit('error', error),
+    })
+    const initial = options.bootstrap ?? this.cache.read(this.context)
     if (initial !== undefined) this.replace(initial)
-    if (typeof document !== 'undefined') document.addEventListener('visibilitychange', this.onVisibility)
-    if (typeof window !== 'undefined') window.addEventListener('online', this.onOnline)
-    this.connect()
+    this.unwatchPage = watchPage({
+      platform: this.platform,
+      inactivityMs: options.inactivityMs ?? 120_000,
+      onInactive: () => this.source.pause(),
+      onVisible: () => this.source.resume(),
+      onOnline: () => this.source.restart(),
+    })
+    this.source.start()
   }
 
   on<E extends keyof ClientEvents>(event: E, listener: (...args: ClientEvents[E]) => void): () => void {
@@ -127,25 +113,21 @@ export class VaneBrowserClient {
    * `timeoutMs`, or at once when the key is refused.
    */
   waitForReady(timeoutMs = 10_000): Promise<void> {
-    return this.loaded(timeoutMs)
-  }
-
-  private loaded(timeoutMs?: number): Promise<void> {
     if (this.ready) return Promise.resolve()
     return new Promise((resolve, reject) => {
       const done = (error?: Error) => {
-        clearTimeout(timer)
+        this.platform.clearTimeout(timer)
         offReady()
         offError()
         if (error) reject(error)
         else resolve()
       }
-      const timer =
-        timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => done(new Error(`Vane was not ready within ${timeoutMs} ms`)), timeoutMs)
+      const timer = this.platform.setTimeout(
+        () => done(new Error(`Vane was not ready within ${timeoutMs} ms`)),
+        timeoutMs,
+      )
       const offReady = this.events.on('ready', () => done())
-      const offError = this.events.on('error', (e) => refused((e as { status?: number }).status) && done(e))
+      const offError = this.events.on('error', (e) => e instanceof HttpError && isRefused(e.status) && done(e))
     })
   }
 
@@ -185,7 +167,7 @@ export class VaneBrowserClient {
 
   /** Never throws: a missing flag, a type mismatch or no values yet give the default with an error code. */
   details<T>(flagKey: string, defaultValue: T): EvaluationDetails<T> {
-    const result = this.resolve(flagKey, defaultValue)
+    const result = resolve(flagKey, this.values.get(flagKey), defaultValue, this.ready)
     const hook = this.options.onEvaluation
     if (hook !== undefined) {
       try {
@@ -195,18 +177,6 @@ export class VaneBrowserClient {
       }
     }
     return result
-  }
-
-  private resolve<T>(flagKey: string, defaultValue: T): EvaluationDetails<T> {
-    const hit = this.values.get(flagKey)
-    if (hit === undefined) {
-      const errorCode = this.ready ? 'FLAG_NOT_FOUND' : 'PROVIDER_NOT_READY'
-      return { flagKey, value: defaultValue, reason: 'ERROR', errorCode }
-    }
-    if (hit.errorCode !== undefined) return { flagKey, value: defaultValue, reason: 'ERROR', errorCode: hit.errorCode }
-    if (typeOf(hit.value) !== typeOf(defaultValue))
-      return { flagKey, value: defaultValue, reason: 'ERROR', errorCode: 'TYPE_MISMATCH' }
-    return { flagKey, value: hit.value as T, variant: hit.variant, reason: hit.reason, flagVersion: hit.version }
   }
 
   /**
@@ -219,155 +189,18 @@ export class VaneBrowserClient {
     this.context = context
     this.hash = hash
     this.ready = false
-    this.etag = undefined
     // a new generation first: nothing still in flight for the old context may land in the new one
-    this.reconnect(0)
-    const cached = this.readCache()
+    this.source.restart(true)
+    const cached = this.cache.read(context)
     if (cached !== undefined) this.replace(cached)
     // bounded like waitForReady: with the server unreachable and nothing cached it must not hang the page
-    await this.loaded(timeoutMs)
+    await this.waitForReady(timeoutMs)
   }
 
   close(): void {
-    this.closed = true
-    this.abort?.abort()
-    clearTimeout(this.timer)
-    clearTimeout(this.hiddenTimer)
-    if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', this.onVisibility)
-    if (typeof window !== 'undefined') window.removeEventListener('online', this.onOnline)
+    this.source.close()
+    this.unwatchPage()
     this.events.clear()
-  }
-
-  private reconnect(delayMs: number): void {
-    this.generation++
-    this.abort?.abort()
-    clearTimeout(this.timer)
-    if (!this.closed) this.timer = setTimeout(() => this.connect(), delayMs)
-  }
-
-  private headers(): Record<string, string> {
-    return { authorization: `Bearer ${this.options.clientKey}`, 'content-type': 'application/json' }
-  }
-
-  private connect(): void {
-    if (this.closed) return
-    const generation = this.generation
-    if (this.options.pollOnly) {
-      void this.poll(generation)
-      return
-    }
-    const abort = new AbortController()
-    this.abort = abort
-    let silent = false
-    let watchdog: ReturnType<typeof setTimeout> | undefined
-    const alive = () => {
-      clearTimeout(watchdog)
-      watchdog = setTimeout(() => {
-        silent = true
-        abort.abort()
-      }, SILENCE_MS)
-    }
-    const stream = async () => {
-      alive()
-      const response = await this.fetch(`${this.options.url}/client/v1/stream`, {
-        method: 'POST',
-        headers: this.headers(),
-        body: JSON.stringify({ context: this.context, hash: this.hash }),
-        signal: abort.signal,
-      })
-      if (!response.ok || response.body === null) throw failure(`stream answered ${response.status}`, response.status)
-      this.backoff.succeeded(Date.now())
-      await readSse(response.body, {
-        onEvent: (e) => {
-          if (generation !== this.generation) return
-          // data arrived: earlier failures are forgiven, so streams closed on purpose do not lead to polling
-          this.backoff.reset()
-          this.handle(e)
-        },
-        onActivity: alive,
-      })
-      throw new Error('stream ended')
-    }
-    stream()
-      .catch((error: Error & { status?: number }) => {
-        if (this.closed || (abort.signal.aborted && !silent)) return
-        if (refused(error.status)) return this.fatal(error.status)
-        this.markStale(silent ? new Error(`stream silent for ${SILENCE_MS} ms`) : error)
-        const wait = this.backoff.failed(Date.now())
-        // a stream that keeps failing: poll OFREP until it comes back
-        if (this.backoff.failures >= 3)
-          void this.poll(generation).then(() => generation === this.generation && this.reconnect(wait))
-        else this.reconnect(wait)
-      })
-      .finally(() => clearTimeout(watchdog))
-  }
-
-  private fatal(status?: number): void {
-    this.events.emit('error', failure(`the client key was refused (${status}); not retrying`, status ?? 0))
-  }
-
-  private markStale(error: Error): void {
-    this.stale = true
-    this.events.emit('stale', error)
-  }
-
-  private handle(event: SseEvent): void {
-    try {
-      const data = JSON.parse(event.data) as { flags?: Record<string, FlagValue>; deleted?: string[] }
-      if (event.event === 'put') this.replace(data.flags ?? {})
-      else if (event.event === 'patch') this.merge(data.flags ?? {}, data.deleted ?? [])
-    } catch (error) {
-      this.events.emit('error', error as Error)
-    }
-  }
-
-  /**
-   * OFREP bulk evaluation with ETag: the fallback when the stream is unavailable. An answer that arrives after
-   * the context changed (a later generation) is dropped.
-   */
-  private async poll(generation: number): Promise<void> {
-    let again = this.options.pollOnly
-    try {
-      const response = await this.fetch(`${this.options.url}/ofrep/v1/evaluate/flags`, {
-        method: 'POST',
-        headers: {
-          ...this.headers(),
-          ...(this.etag !== undefined && { 'if-none-match': this.etag }),
-          ...(this.hash !== undefined && { 'x-vane-hash': this.hash }),
-        },
-        body: JSON.stringify({ context: this.context }),
-      })
-      if (generation !== this.generation) return
-      if (response.status === 304) return this.settled([])
-      if (!response.ok) throw failure(`evaluation answered ${response.status}`, response.status)
-      const etag = response.headers.get('etag') ?? undefined
-      const body = (await response.json()) as {
-        flags: ({ key: string } & FlagValue & { metadata?: { version?: number } })[]
-      }
-      if (generation !== this.generation) return
-      this.etag = etag
-      const values: Record<string, FlagValue> = {}
-      for (const f of body.flags)
-        values[f.key] = {
-          value: f.value,
-          reason: f.reason ?? 'ERROR',
-          ...(f.variant !== undefined && { variant: f.variant }),
-          ...(f.metadata?.version !== undefined && { version: f.metadata.version }),
-          ...(f.errorCode !== undefined && { errorCode: f.errorCode }),
-        }
-      this.replace(values)
-    } catch (error) {
-      if (generation !== this.generation) return
-      const status = (error as { status?: number }).status
-      if (refused(status)) {
-        again = false
-        return this.fatal(status)
-      }
-      this.events.emit('error', error as Error)
-    } finally {
-      if (again && generation === this.generation && !this.closed)
-        this.timer = setTimeout(() => void this.poll(generation), this.options.pollIntervalMs ?? 30_000)
-    }
   }
 
   private replace(next: Record<string, FlagValue>): void {
@@ -391,7 +224,7 @@ export class VaneBrowserClient {
   }
 
   private settled(changed: string[]): void {
-    this.writeCache()
+    this.cache.write(this.context, this.values)
     if (!this.ready || this.stale) {
       this.ready = true
       this.stale = false
@@ -399,49 +232,6 @@ export class VaneBrowserClient {
     }
     if (changed.length > 0) this.events.emit('change', changed)
   }
-
-  private cacheKey(): string {
-    return `${CACHE_PREFIX}${this.options.clientKey.slice(-8)}:${canonical(this.context)}`
-  }
-
-  private storage(): Pick<Storage, 'getItem' | 'setItem'> | undefined {
-    if (this.options.cache === false) return undefined
-    try {
-      return this.options.storage ?? globalThis.localStorage
-    } catch {
-      return undefined // storage disabled by the browser
-    }
-  }
-
-  /** Values cached for exactly this context; another context's are never used. */
-  private readCache(): Record<string, FlagValue> | undefined {
-    try {
-      const text = this.storage()?.getItem(this.cacheKey())
-      return text ? (JSON.parse(text) as Record<string, FlagValue>) : undefined
-    } catch {
-      return undefined
-    }
-  }
-
-  private writeCache(): void {
-    try {
-      this.storage()?.setItem(this.cacheKey(), JSON.stringify(Object.fromEntries(this.values)))
-    } catch {
-      // full or disabled storage: the cache is an optimisation
-    }
-  }
-
-  private visibilityChanged(): void {
-    clearTimeout(this.hiddenTimer)
-    if (document.visibilityState === 'hidden')
-      this.hiddenTimer = setTimeout(() => this.abort?.abort(), this.options.inactivityMs ?? 120_000)
-    else if (this.abort?.signal.aborted) this.reconnect(0)
-  }
-}
-
-function same(a: FlagValue | undefined, b: FlagValue | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b
-  return a.variant === b.variant && a.errorCode === b.errorCode && canonical(a.value) === canonical(b.value)
 }
 
 /** Creates a client and starts streaming values for `context` at once. */

@@ -9,12 +9,6 @@
  * vane.on('change', () => render())
  * vane.getBoolean('new-checkout', false)
  */
-export {
-  type ClientEvents,
-  type ClientOptions,
-  type Context,
-  createClient,
-  type EvaluationDetails,
-  type FlagValue,
-  VaneBrowserClient,
-} from './client.js'
+export { type ClientEvents, type EvaluationDetails, HttpError } from '@vane/sdk-core'
+export { type ClientOptions, type Context, createClient, VaneBrowserClient } from './client.js'
+export type { FlagValue } from './flag-values.js'

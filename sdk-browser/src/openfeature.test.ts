@@ -329,7 +329,7 @@ describe('VaneWebProvider: status', () => {
     expect(client.providerStatus).toBe(ProviderStatus.FATAL)
     expect(client.getBooleanDetails('a', true)).toMatchObject({ value: true, errorCode: 'PROVIDER_FATAL' })
     await sleep(100)
-    expect(net.calls).toHaveLength(1)
+    expect(net.requests).toHaveLength(1)
     await OpenFeature.clearProviders()
   })
 })

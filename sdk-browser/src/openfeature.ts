@@ -22,13 +22,8 @@ import {
   ProviderFatalError,
   type ResolutionDetails,
 } from '@openfeature/web-sdk'
-import {
-  type ClientOptions,
-  type Context,
-  createClient,
-  type EvaluationDetails,
-  type VaneBrowserClient,
-} from './client.js'
+import type { EvaluationDetails } from '@vane/sdk-core'
+import { type ClientOptions, type Context, createClient, type VaneBrowserClient } from './client.js'
 
 export type VaneWebProviderOptions = Omit<ClientOptions, 'context'> & { readyTimeoutMs?: number }
 

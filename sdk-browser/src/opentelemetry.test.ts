@@ -1,5 +1,5 @@
+import type { EvaluationDetails } from '@vane/sdk-core'
 import { describe, expect, it } from 'vitest'
-import type { EvaluationDetails } from './client.js'
 import { openTelemetry } from './opentelemetry.js'
 
 function fakeApi(withSpan: boolean) {

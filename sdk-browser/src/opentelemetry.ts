@@ -12,7 +12,8 @@
  * import { openTelemetry } from '@vane/sdk-browser/opentelemetry'
  * const vane = createClient({ url, clientKey, context, onEvaluation: openTelemetry({ api: otel }) })
  */
-import type { Context, EvaluationDetails } from './client.js'
+import type { EvaluationDetails } from '@vane/sdk-core'
+import type { Context } from './client.js'
 
 interface SpanLike {
   setAttribute(key: string, value: string): unknown

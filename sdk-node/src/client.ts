@@ -8,35 +8,12 @@ import {
   type Snapshot,
   type SnapshotPatch,
 } from '@vane/engine'
-import { Emitter } from '@vane/sdk-core'
+import { type ClientEvents, defaultPlatform, Emitter, type EvaluationDetails, type Platform } from '@vane/sdk-core'
 import { DataSource } from './data-source.js'
 import { readSnapshotFile, writeSnapshotFile } from './persistence.js'
-import { nodePlatform, type Platform } from './platform.js'
 import { Telemetry, type TelemetryOptions } from './telemetry.js'
 
-/** What a getter's `…Details` variant returns. */
-export interface EvaluationDetails<T> {
-  flagKey: string
-  value: T
-  variant?: string | undefined
-  reason: string
-  errorCode?: string | undefined
-  errorMessage?: string | undefined
-  ruleId?: string | undefined
-  flagVersion?: number | undefined
-}
-
 export type ClientStatus = 'starting' | 'ready' | 'stale' | 'failed' | 'closed'
-
-export interface ClientEvents extends Record<string, unknown[]> {
-  /** A ruleset is loaded (from the server, a bootstrap, or a persisted file), and again after recovering from `stale`. */
-  ready: []
-  /** Flags changed; their keys. */
-  change: [flagKeys: string[]]
-  /** The connection to the server was lost; values keep coming from the last ruleset. */
-  stale: [error: Error]
-  error: [error: Error]
-}
 
 /** Options for {@link createClient}. */
 export interface ClientOptions {
@@ -100,7 +77,7 @@ export class VaneClient {
   constructor(options: ClientOptions) {
     // the bootstrap is only read once, by start(): a held raw snapshot would add ~20 % to the compiled one's heap
     this.options = { ...options, bootstrap: undefined }
-    this.platform = { ...nodePlatform, ...options.platform }
+    this.platform = { ...defaultPlatform, ...options.platform }
     this.readyPromise = new Promise<void>((resolve, reject) => {
       this.settleReady = { resolve, reject }
     })

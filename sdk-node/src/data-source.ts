@@ -1,6 +1,5 @@
 import type { SnapshotPatch } from '@vane/engine'
-import { Backoff, readSse, type SseEvent } from '@vane/sdk-core'
-import type { Platform } from './platform.js'
+import { HttpError, isRefused, type Platform, type SseEvent, StreamClient, toError } from '@vane/sdk-core'
 
 /** Where the ruleset comes from, and what to do with it. */
 export interface DataSourceOptions {
@@ -28,53 +27,63 @@ export interface DataSourceOptions {
   onBadEvent: (error: Error) => void
 }
 
-/** An HTTP failure, kept as data so the caller can tell fatal (401/403) from transient. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message)
-    this.name = 'HttpError'
-  }
-}
-
-const isFatal = (status: number) => status === 401 || status === 403
-
 /**
- * Streams the ruleset over SSE, reconnecting with backoff and resuming with
- * `Last-Event-ID`; after repeated failures it polls the snapshot (with ETag)
- * and keeps trying to get back to streaming. Owns every timer it starts.
+ * Streams the ruleset over SSE (the shared {@link StreamClient}: backoff, heartbeat watchdog, `Last-Event-ID`);
+ * after repeated failures it polls the snapshot (with ETag) and keeps trying to get back to streaming. Owns every
+ * timer it starts.
  */
 export class DataSource {
-  private readonly backoff: Backoff
+  private readonly stream: StreamClient
   private abort: AbortController | undefined
-  private timer: ReturnType<Platform['setTimeout']> | undefined
-  private watchdog: ReturnType<Platform['setTimeout']> | undefined
+  private timer: unknown
   private stopped = false
   private etag: string | undefined
   private pollingSince: number | undefined
 
   constructor(private readonly options: DataSourceOptions) {
-    this.backoff = new Backoff({ random: options.platform.random })
+    this.stream = new StreamClient({
+      platform: options.platform,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      request: () => {
+        const last = options.lastVersion()
+        const headers = this.headers({
+          accept: 'text/event-stream',
+          ...(last !== undefined && { 'last-event-id': String(last) }),
+        })
+        return { url: `${options.url}/sdk/v1/stream`, init: { headers } }
+      },
+      onOpen: () => {
+        this.pollingSince = undefined
+        options.onConnected('stream')
+      },
+      onEvent: (event) => this.handle(event),
+      onInterrupted: (error, failures) => {
+        options.onInterrupted(error)
+        if (failures < options.failuresBeforePolling) return
+        this.stream.stop()
+        this.pollingSince = options.platform.now()
+        this.schedule(() => void this.poll(), 0)
+      },
+      onFatal: (error) => this.fatal(error.status),
+    })
   }
 
   start(): void {
-    if (this.options.stream) void this.connect()
+    if (this.options.stream) this.stream.start()
     else void this.poll()
   }
 
   stop(): void {
     this.stopped = true
+    this.stream.stop()
     this.abort?.abort()
-    this.clearTimers()
+    if (this.timer !== undefined) this.options.platform.clearTimeout(this.timer)
+    this.timer = undefined
   }
 
-  private clearTimers(): void {
-    if (this.timer !== undefined) this.options.platform.clearTimeout(this.timer)
-    if (this.watchdog !== undefined) this.options.platform.clearTimeout(this.watchdog)
-    this.timer = undefined
-    this.watchdog = undefined
+  private fatal(status: number): void {
+    this.stop()
+    this.options.onFatal(new HttpError(status, `the SDK key was refused (${status}); not retrying`))
   }
 
   private schedule(fn: () => void, ms: number): void {
@@ -85,63 +94,6 @@ export class DataSource {
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return { authorization: `Bearer ${this.options.sdkKey}`, 'user-agent': 'vane-sdk-node', ...extra }
-  }
-
-  private async connect(): Promise<void> {
-    if (this.stopped) return
-    const { platform } = this.options
-    const abort = new AbortController()
-    this.abort = abort
-    const last = this.options.lastVersion()
-    const armWatchdog = () => {
-      if (this.watchdog !== undefined) platform.clearTimeout(this.watchdog)
-      this.watchdog = platform.setTimeout(() => abort.abort(new Error('no heartbeat')), this.options.heartbeatTimeoutMs)
-    }
-    try {
-      armWatchdog()
-      const response = await platform.fetch(`${this.options.url}/sdk/v1/stream`, {
-        headers: this.headers({
-          accept: 'text/event-stream',
-          ...(last !== undefined && { 'last-event-id': String(last) }),
-        }),
-        signal: abort.signal,
-      })
-      if (!response.ok || response.body === null) {
-        await response.body?.cancel().catch(() => {})
-        throw new HttpError(response.status, `stream answered ${response.status}`)
-      }
-      this.backoff.succeeded(platform.now())
-      this.pollingSince = undefined
-      this.options.onConnected('stream')
-      let first = true
-      await readSse(response.body, {
-        onEvent: (e) => {
-          // data arrived: earlier failures are forgiven, so streams closed on purpose do not lead to polling
-          if (first) this.backoff.reset()
-          first = false
-          this.handle(e)
-        },
-        onActivity: armWatchdog,
-      })
-      throw new Error('stream ended')
-    } catch (error) {
-      if (this.stopped) return
-      const err = abort.signal.aborted && abort.signal.reason instanceof Error ? abort.signal.reason : toError(error)
-      if (err instanceof HttpError && isFatal(err.status)) {
-        this.stop()
-        this.options.onFatal(new HttpError(err.status, `the SDK key was refused (${err.status}); not retrying`))
-        return
-      }
-      this.options.onInterrupted(err)
-      const wait = this.backoff.failed(platform.now())
-      if (this.backoff.failures >= this.options.failuresBeforePolling) {
-        this.pollingSince = platform.now()
-        this.schedule(() => void this.poll(), 0)
-      } else this.schedule(() => void this.connect(), wait)
-    } finally {
-      if (this.watchdog !== undefined) platform.clearTimeout(this.watchdog)
-      this.watchdog = undefined
-    }
   }
 
   private handle(event: SseEvent): void {
@@ -161,7 +113,7 @@ export class DataSource {
     // a poll must not hang on a server that accepts and never answers, and stop() must end it
     const abort = new AbortController()
     this.abort = abort
-    this.watchdog = platform.setTimeout(
+    const timeout = platform.setTimeout(
       () => abort.abort(new Error('snapshot request timed out')),
       this.options.heartbeatTimeoutMs,
     )
@@ -170,7 +122,6 @@ export class DataSource {
         headers: this.headers(this.etag === undefined ? {} : { 'if-none-match': this.etag }),
         signal: abort.signal,
       })
-      if (isFatal(response.status)) throw new HttpError(response.status, `snapshot answered ${response.status}`)
       if (response.status === 304) this.options.onConnected('poll')
       else if (response.ok) {
         const snapshot = await response.json()
@@ -181,15 +132,10 @@ export class DataSource {
     } catch (error) {
       if (this.stopped) return
       const err = abort.signal.aborted && abort.signal.reason instanceof Error ? abort.signal.reason : toError(error)
-      if (err instanceof HttpError && isFatal(err.status)) {
-        this.stop()
-        this.options.onFatal(new HttpError(err.status, `the SDK key was refused (${err.status}); not retrying`))
-        return
-      }
+      if (err instanceof HttpError && isRefused(err.status)) return this.fatal(err.status)
       this.options.onInterrupted(err)
     } finally {
-      if (this.watchdog !== undefined) platform.clearTimeout(this.watchdog)
-      this.watchdog = undefined
+      platform.clearTimeout(timeout)
     }
     const backToStream =
       this.options.stream &&
@@ -197,11 +143,7 @@ export class DataSource {
       platform.now() - this.pollingSince >= this.options.retryStreamAfterMs
     if (backToStream) {
       this.pollingSince = platform.now()
-      this.schedule(() => void this.connect(), 0)
+      this.schedule(() => this.stream.start(), 0)
     } else this.schedule(() => void this.poll(), this.options.pollIntervalMs)
   }
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error))
 }

@@ -13,13 +13,10 @@
 export type { EvaluationContext, EvaluationResult, JsonValue, Snapshot } from '@vane/engine'
 export {
   type ClientEvents,
-  type ClientOptions,
-  type ClientStatus,
-  createClient,
   type EvaluationDetails,
-  VaneClient,
-  type VaneSpanProcessor,
-} from './client.js'
-export type { Platform } from './platform.js'
+  HttpError,
+  type Platform,
+} from '@vane/sdk-core'
+export { type ClientOptions, type ClientStatus, createClient, VaneClient, type VaneSpanProcessor } from './client.js'
 export { secureModeHash } from './secure-mode.js'
 export { FLAG_ATTRIBUTE_PREFIX, type OutcomeReport, type TelemetryOptions } from './telemetry.js'

@@ -1,6 +1,6 @@
 import { DDSketch } from '@datadog/sketches-js'
 import type { EvaluationResult } from '@vane/engine'
-import type { Platform } from './platform.js'
+import type { Platform } from '@vane/sdk-core'
 
 /** Options for span tagging, evaluation events and outcome reports. */
 export interface TelemetryOptions {

@@ -1,5 +1,5 @@
 import { compileSnapshot, type SnapshotPatch } from '@vane/engine'
-import { Backoff, readSse, type SseEvent } from '@vane/sdk-core'
+import { defaultPlatform, type SseEvent, StreamClient } from '@vane/sdk-core'
 import type { ChangeFeed, ChangeListener } from './feed.js'
 import type { EvaluatorHub } from './hub.js'
 import type { ChangeRecord } from './storage/repository.js'
@@ -95,14 +95,11 @@ export interface MirrorOptions {
  * upstream sends only what was missed; meanwhile the last good state keeps serving.
  */
 export class UpstreamMirror {
-  private readonly backoff: Backoff
-  private readonly fetch: typeof fetch
-  private controller: AbortController | undefined
-  private running: Promise<void> | undefined
-  private stopped = false
-  private wake: (() => void) | undefined
+  private readonly stream: StreamClient
   /** Set when the local copy can no longer be patched (a patch failed): the next connect asks for a `put`. */
   private needPut = false
+  /** The version the current connection resumed from, for the log. */
+  private resumeFrom: number | undefined
   private readonly status: MirrorState = {
     connected: false,
     environment: undefined,
@@ -118,12 +115,39 @@ export class UpstreamMirror {
   readonly loaded: Promise<void>
 
   constructor(private readonly options: MirrorOptions) {
-    this.backoff = new Backoff({
-      initialMs: options.retry?.initialMs ?? 500,
-      maxMs: options.retry?.maxMs ?? 5_000,
-      resetAfterMs: 10_000,
+    this.stream = new StreamClient({
+      platform: { ...defaultPlatform, ...(options.fetch !== undefined && { fetch: options.fetch }) },
+      backoff: {
+        initialMs: options.retry?.initialMs ?? 500,
+        maxMs: options.retry?.maxMs ?? 5_000,
+        resetAfterMs: 10_000,
+      },
+      heartbeatTimeoutMs: options.idleMs ?? 45_000,
+      silenceMessage: 'no heartbeat from the upstream',
+      // a relay outlives a refused key (it may be restored upstream): it keeps retrying and serving the last snapshot
+      isFatal: () => false,
+      request: () => {
+        const headers: Record<string, string> = {
+          authorization: `Bearer ${options.sdkKey}`,
+          accept: 'text/event-stream',
+        }
+        this.resumeFrom = this.status.environment !== undefined && !this.needPut ? this.status.version : undefined
+        if (this.resumeFrom !== undefined) headers['last-event-id'] = String(this.resumeFrom)
+        return { url: new URL('/sdk/v1/stream', options.upstream).toString(), init: { headers } }
+      },
+      onOpen: () => {
+        this.status.connects++
+        this.setConnected(true)
+        this.log('info', { resumeFrom: this.resumeFrom }, 'relay: connected to the upstream')
+      },
+      onEvent: (event) => this.onEvent(event),
+      onInterrupted: (error) => {
+        this.setConnected(false)
+        this.status.lastError = error.message
+        this.log('warn', { err: error.message }, 'relay: upstream stream lost; serving the last snapshot')
+      },
+      onFatal: () => {},
     })
-    this.fetch = options.fetch ?? globalThis.fetch
     this.loaded = new Promise((resolve) => {
       this.firstSnapshot = resolve
     })
@@ -134,14 +158,12 @@ export class UpstreamMirror {
   }
 
   start(): void {
-    this.running ??= this.run()
+    this.stream.start()
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
-    this.controller?.abort()
-    this.wake?.()
-    await this.running
+    this.stream.stop()
+    this.setConnected(false)
   }
 
   private log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void {
@@ -154,68 +176,7 @@ export class UpstreamMirror {
     this.status.since = Date.now()
   }
 
-  private async run(): Promise<void> {
-    const url = new URL('/sdk/v1/stream', this.options.upstream).toString()
-    while (!this.stopped) {
-      const controller = new AbortController()
-      this.controller = controller
-      let idle: ReturnType<typeof setTimeout> | undefined
-      const alive = () => {
-        clearTimeout(idle)
-        idle = setTimeout(
-          () => controller.abort(new Error('no heartbeat from the upstream')),
-          this.options.idleMs ?? 45_000,
-        )
-        idle.unref?.()
-      }
-      try {
-        const headers: Record<string, string> = {
-          authorization: `Bearer ${this.options.sdkKey}`,
-          accept: 'text/event-stream',
-        }
-        const resume = this.status.environment !== undefined && !this.needPut
-        if (resume) headers['last-event-id'] = String(this.status.version)
-        alive()
-        const res = await this.fetch(url, { headers, signal: controller.signal })
-        if (res.status !== 200 || res.body === null) {
-          const text = await res.text().catch(() => '')
-          throw new Error(`the upstream answered ${res.status}: ${text.slice(0, 300)}`)
-        }
-        this.status.connects++
-        this.setConnected(true)
-        this.backoff.succeeded(Date.now())
-        this.log('info', { resumeFrom: resume ? this.status.version : undefined }, 'relay: connected to the upstream')
-        await readSse(res.body, {
-          onEvent: (event) => this.onEvent(event, controller),
-          onActivity: alive,
-        })
-        if (!this.stopped) throw new Error('the upstream closed the stream')
-      } catch (error) {
-        if (!this.stopped) {
-          const reason = controller.signal.aborted ? controller.signal.reason : error
-          this.status.lastError = reason instanceof Error ? reason.message : String(reason)
-          this.log('warn', { err: this.status.lastError }, 'relay: upstream stream lost; serving the last snapshot')
-        }
-      } finally {
-        clearTimeout(idle)
-        controller.abort()
-        this.setConnected(false)
-      }
-      if (this.stopped) break
-      const wait = this.backoff.failed(Date.now())
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait)
-        this.wake = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      this.wake = undefined
-    }
-  }
-
-  private onEvent(event: SseEvent, controller: AbortController): void {
-    if (controller.signal.aborted) return
+  private onEvent(event: SseEvent): void {
     // a kill sent ahead of a backlog, without an id: the same event follows in order, and is applied then
     if (event.id === undefined || event.id === '') return
     const id = Number(event.id)
@@ -247,7 +208,8 @@ export class UpstreamMirror {
       this.options.feed.publish([patchToChange(environment, id, patch, new Date().toISOString())])
     } catch (error) {
       this.log('error', { err: error instanceof Error ? error.message : String(error), id }, 'relay: bad event')
-      controller.abort(error)
+      // reconnect, resuming from the last version applied (or with a fresh `put` when patching failed)
+      this.stream.interrupt(error instanceof Error ? error : new Error(String(error)))
     }
   }
 

@@ -1,13 +1,13 @@
 /**
- * Test-only fakes for the SDK's {@link Platform}: a manual clock whose timers run only when a test advances it,
- * and a scripted `fetch` whose answers are real `Response` objects with bodies the test writes into. Nothing
- * here sleeps; `settle()` only lets already-queued promise callbacks run. Not part of the package (not an
- * entry point, never imported by the SDK).
+ * Test-only fakes for a {@link Platform}, shared by sdk-core's and both SDKs' tests: a manual clock whose timers run
+ * only when a test advances it, and a scripted `fetch` whose answers are real `Response` objects with bodies the
+ * test writes Server-Sent Events into. Nothing here sleeps; `settle()` only lets already-queued promise callbacks
+ * and stream reads run. Not part of any package: no entry point imports it (`@vane/sdk-core/fakes`, for tests).
  */
 import type { Platform } from './platform.js'
 
 /** Lets pending promise callbacks and stream reads run (a few macrotask turns; no time passes). */
-export async function settle(rounds = 8): Promise<void> {
+export async function settle(rounds = 10): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve))
 }
 
@@ -64,15 +64,17 @@ export class FakeClock {
   }
 }
 
-/** A response body the test writes into, as a server would; it errors when the request is aborted. */
+/** A response body the test writes into, as a server would; it errors when its request is aborted. */
 export class FakeBody {
   readonly stream: ReadableStream<Uint8Array>
   private controller!: ReadableStreamDefaultController<Uint8Array>
   private readonly encoder = new TextEncoder()
   cancelled = false
+  /** Ended, broken or aborted: nothing more can be written. */
   closed = false
 
-  constructor(signal?: AbortSignal | null) {
+  /** With `ignoreAbort`, the body goes on after its request is aborted (a broken fetch polyfill). */
+  constructor(signal?: AbortSignal | null, ignoreAbort = false) {
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.controller = controller
@@ -81,10 +83,10 @@ export class FakeBody {
         this.cancelled = true
       },
     })
-    signal?.addEventListener('abort', () => this.fail(signal.reason), { once: true })
+    if (!ignoreAbort) signal?.addEventListener('abort', () => this.fail(signal.reason), { once: true })
   }
 
-  /** Writes text (UTF-8) or bytes. */
+  /** Writes text (UTF-8) or bytes: one or more events, comments, or half an event. */
   push(chunk: string | Uint8Array): void {
     if (this.closed) return
     this.controller.enqueue(typeof chunk === 'string' ? this.encoder.encode(chunk) : chunk)
@@ -95,6 +97,11 @@ export class FakeBody {
     this.push(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
   }
 
+  /** Writes a heartbeat comment, as the server does every 15 s. */
+  ping(): void {
+    this.push(': ping\n\n')
+  }
+
   /** Ends the body normally (the server closed the stream). */
   end(): void {
     if (this.closed) return
@@ -103,7 +110,7 @@ export class FakeBody {
   }
 
   /** Breaks the body (a reset connection, or an abort). */
-  fail(reason: unknown): void {
+  fail(reason: unknown = new TypeError('network error')): void {
     if (this.closed) return
     this.closed = true
     this.controller.error(reason)
@@ -115,33 +122,97 @@ export interface FakeRequest {
   url: string
   path: string
   method: string
-  headers: Headers
+  /** Lower-case names. */
+  headers: Record<string, string>
   body: string | undefined
+  /** The body parsed as JSON, when it is JSON. */
+  json: unknown
   signal: AbortSignal | undefined
-  /** When it was made, by the fake clock. */
+  /** When it was made, by the fetch's clock. */
   at: number
+  /** The body handed out for this request, when it was answered with an event stream. */
+  stream?: FakeBody
 }
 
 export type FakeHandler = (request: FakeRequest) => Response | Promise<Response>
 
-/** A scripted fetch: every request is recorded and answered by `handler`; aborts reject like real fetch. */
+/** A scripted answer: a response, an event stream the test writes into, one that never comes, a network error. */
+export type Answer = Response | 'stream' | 'hang' | Error | FakeHandler
+
+/**
+ * A scripted fetch: every request is recorded and answered by `handler`, which by default takes the next answer
+ * queued for the request's path (`answer()`), and when there is none asks `fallback` (599). Aborts reject like
+ * real fetch.
+ */
 export class FakeFetch {
   readonly requests: FakeRequest[] = []
-  handler: FakeHandler = () => new Response('no handler', { status: 599 })
+  readonly script = new Map<string, Answer[]>()
+  /** Event-stream bodies ignore their request's abort signal: for testing a client's own guards. */
+  ignoreAbort = false
+  fallback: FakeHandler = () => new Response('no answer scripted', { status: 599 })
+  handler: FakeHandler = (request) => this.scripted(request)
 
-  constructor(private readonly clock: FakeClock) {}
+  constructor(private readonly now: () => number = () => Date.now()) {}
+
+  /** Queues answers for `path`, taken in order. */
+  answer(path: string, ...answers: Answer[]): this {
+    this.script.set(path, [...(this.script.get(path) ?? []), ...answers])
+    return this
+  }
+
+  /** Requests to one path. */
+  to(path: string): FakeRequest[] {
+    return this.requests.filter((r) => r.path === path)
+  }
+
+  /** The body handed to the latest request to `path` answered with an event stream. */
+  lastStream(path: string): FakeBody {
+    const stream = this.to(path)
+      .filter((r) => r.stream !== undefined)
+      .at(-1)?.stream
+    if (stream === undefined) throw new Error(`no request to ${path} was answered with a stream`)
+    return stream
+  }
+
+  /** An event stream over a fresh {@link FakeBody} tied to the request's signal (overridable, for richer bodies). */
+  protected openStream(request: FakeRequest): FakeBody {
+    return new FakeBody(request.signal, this.ignoreAbort)
+  }
+
+  /** Answers `request` with an event stream; the body is kept as `request.stream`. */
+  streamResponse(request: FakeRequest): Response {
+    const body = this.openStream(request)
+    request.stream = body
+    return new Response(body.stream, { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' } })
+  }
+
+  private scripted(request: FakeRequest): Response | Promise<Response> {
+    const answer = this.script.get(request.path)?.shift()
+    if (answer === undefined) return this.fallback(request)
+    if (answer === 'stream') return this.streamResponse(request)
+    if (answer === 'hang') return never()
+    if (answer instanceof Error) throw answer
+    if (typeof answer === 'function') return answer(request)
+    return answer
+  }
 
   readonly fetch: typeof fetch = async (input, init) => {
     const url = String(input instanceof Request ? input.url : input)
     const signal = init?.signal ?? undefined
+    const headers: Record<string, string> = {}
+    new Headers(init?.headers).forEach((value, name) => {
+      headers[name] = value
+    })
+    const body = typeof init?.body === 'string' ? init.body : undefined
     const request: FakeRequest = {
       url,
       path: new URL(url).pathname,
       method: init?.method ?? 'GET',
-      headers: new Headers(init?.headers),
-      body: typeof init?.body === 'string' ? init.body : undefined,
+      headers,
+      body,
+      json: parseJson(body),
       signal,
-      at: this.clock.now(),
+      at: this.now(),
     }
     this.requests.push(request)
     if (signal?.aborted) throw signal.reason
@@ -152,10 +223,13 @@ export class FakeFetch {
       new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
     ])
   }
+}
 
-  /** Requests to one path. */
-  to(path: string): FakeRequest[] {
-    return this.requests.filter((r) => r.path === path)
+function parseJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text)
+  } catch {
+    return undefined
   }
 }
 
@@ -165,6 +239,7 @@ export const never = (): Promise<Response> => new Promise<Response>(() => {})
 /** A `text/event-stream` response over a fresh {@link FakeBody} tied to the request's signal. */
 export function sseResponse(request: FakeRequest): { response: Response; body: FakeBody } {
   const body = new FakeBody(request.signal)
+  request.stream = body
   const response = new Response(body.stream, {
     status: 200,
     headers: { 'content-type': 'text/event-stream; charset=utf-8' },
@@ -183,7 +258,7 @@ export function jsonResponse(value: unknown, status = 200, headers: Record<strin
 /** A platform wired to one fake clock and fake fetch; `random` defaults to 0.5. */
 export function fakePlatform(random: () => number = () => 0.5) {
   const clock = new FakeClock()
-  const http = new FakeFetch(clock)
+  const http = new FakeFetch(clock.now)
   const platform: Platform = {
     fetch: http.fetch,
     now: clock.now,
