@@ -79,16 +79,24 @@ const unpacked = new Map<string, string>()
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'vane-packages-'))
-  for (const pkg of PACKAGES) {
-    const into = join(work, pkg.dir)
-    mkdirSync(into)
-    await run('npx', ['--yes', 'pnpm@12.4.2', 'pack', '--pack-destination', into], join(ROOT, pkg.dir), 60_000)
-    const tarball = readdirSync(into).find((f) => f.endsWith('.tgz'))
-    if (tarball === undefined) throw new Error(`pnpm pack left no tarball for ${pkg.name}`)
-    tarballs.set(pkg.dir, join(into, tarball))
-    await run('tar', ['xzf', tarball], into, 30_000)
-    unpacked.set(pkg.dir, join(into, 'package'))
-  }
+  await Promise.all(
+    PACKAGES.map(async (pkg) => {
+      const into = join(work, pkg.dir)
+      mkdirSync(into)
+      // from npx's cache when it has pnpm, so the check runs offline
+      await run(
+        'npx',
+        ['--prefer-offline', '--yes', 'pnpm@12.4.2', 'pack', '--pack-destination', into],
+        join(ROOT, pkg.dir),
+        60_000,
+      )
+      const tarball = readdirSync(into).find((f) => f.endsWith('.tgz'))
+      if (tarball === undefined) throw new Error(`pnpm pack left no tarball for ${pkg.name}`)
+      tarballs.set(pkg.dir, join(into, tarball))
+      await run('tar', ['xzf', tarball], into, 30_000)
+      unpacked.set(pkg.dir, join(into, 'package'))
+    }),
+  )
 }, BUDGET_MS)
 
 afterAll(() => {
