@@ -7,8 +7,18 @@
  * bundler and plain `module: commonjs` (node10) resolution, from `.ts`, `.mts` and `.cts` files. The engine's and
  * the server's README examples are compiled against the packed packages too.
  */
-import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { builtinModules } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -76,6 +86,8 @@ interface Manifest {
 let work: string
 const tarballs = new Map<string, string>()
 const unpacked = new Map<string, string>()
+/** The top-level entries of each tarball's `package/` folder. */
+const topLevel = new Map<string, string[]>()
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'vane-packages-'))
@@ -93,6 +105,12 @@ beforeAll(async () => {
       const tarball = readdirSync(into).find((f) => f.endsWith('.tgz'))
       if (tarball === undefined) throw new Error(`pnpm pack left no tarball for ${pkg.name}`)
       tarballs.set(pkg.dir, join(into, tarball))
+      const listing = await run('tar', ['tzf', tarball], into, 30_000)
+      const entries = listing
+        .trim()
+        .split('\n')
+        .map((path) => path.split('/')[1]!)
+      topLevel.set(pkg.dir, [...new Set(entries)].sort())
       await run('tar', ['xzf', tarball], into, 30_000)
       unpacked.set(pkg.dir, join(into, 'package'))
     }),
@@ -134,7 +152,7 @@ describe.each(PACKAGES)('$name as packed', { timeout: BUDGET_MS }, (pkg) => {
 
   it('ships its build, README and the Apache-2.0 LICENSE, with ranges npm can install', () => {
     const root = unpacked.get(pkg.dir)!
-    expect(readdirSync(root).sort()).toEqual(['LICENSE', 'README.md', 'package.json', ...pkg.ships].sort())
+    expect(topLevel.get(pkg.dir)).toEqual(['LICENSE', 'README.md', 'package.json', ...pkg.ships].sort())
     expect(readFileSync(join(root, 'LICENSE'), 'utf8')).toBe(readFileSync(join(ROOT, 'LICENSE'), 'utf8'))
     const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Manifest & {
       license: string
@@ -167,6 +185,54 @@ describe.each(PACKAGES)('$name as packed', { timeout: BUDGET_MS }, (pkg) => {
       }
     }
     expect(problems).toEqual([])
+  })
+})
+
+/** The unpacked package, given the dependencies the workspace installed for it; once the files are checked. */
+function withDependencies(dir: string): string {
+  const root = unpacked.get(dir)!
+  if (!existsSync(join(root, 'node_modules'))) symlinkSync(join(ROOT, dir, 'node_modules'), join(root, 'node_modules'))
+  return root
+}
+
+describe('the `vane` command as packed', { timeout: BUDGET_MS }, () => {
+  it('starts from the tarball (migrations included), answers, and stops on SIGTERM', async () => {
+    const root = withDependencies('server')
+    const dataDir = join(work, 'server-data')
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }
+    const child = spawn(process.execPath, [join(root, manifest.bin.vane!), 'serve'], {
+      cwd: work,
+      env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', VANE_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const exited = once(child, 'exit')
+    let output = ''
+    const listening = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "vane listening" line in 30 s:\n${output}`)), 30_000)
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk
+      })
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk
+        for (const line of output.split('\n')) {
+          if (!line.includes('"vane listening"')) continue
+          clearTimeout(timer)
+          resolve((JSON.parse(line) as { url: string }).url)
+        }
+      })
+      void exited.then(() => reject(new Error(`vane exited before listening:\n${output}`)))
+    })
+    try {
+      const health = await fetch(`${await listening}/healthz`)
+      expect(health.status).toBe(200)
+      expect(((await health.json()) as { status: string }).status).toBe('ok')
+    } catch (error) {
+      child.kill('SIGKILL')
+      throw error
+    }
+    child.kill('SIGTERM')
+    const [code] = await exited
+    expect(code).toBe(0)
   })
 })
 
@@ -261,10 +327,7 @@ describe('the engine and the Node SDK from every module system, and the READMEs'
     mkdirSync(join(project, 'node_modules/@vane'), { recursive: true })
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
     for (const dir of ['engine', 'sdk-node', 'server']) {
-      const root = unpacked.get(dir)!
-      // the packed files, with the dependencies the workspace installed for them
-      symlinkSync(join(ROOT, dir, 'node_modules'), join(root, 'node_modules'), 'dir')
-      symlinkSync(root, join(project, 'node_modules/@vane', dir), 'dir')
+      symlinkSync(withDependencies(dir), join(project, 'node_modules/@vane', dir), 'dir')
     }
     symlinkSync(join(ROOT, 'node_modules/@types'), join(project, 'node_modules/@types'), 'dir')
     for (const file of ['check.ts', 'check.mts', 'check.cts']) writeFileSync(join(project, file), TYPES)
