@@ -1,7 +1,8 @@
 /**
  * What npm would publish, checked offline the way consumers meet it. Each publishable package is packed with pnpm
  * (as a release would: `files` applied, `workspace:` ranges rewritten) and the tarball is linted by publint and by
- * "Are the types wrong?"; its files, licence and imports are checked against its manifest. Then the two dual
+ * "Are the types wrong?"; its files, licence and imports are checked against its manifest, and the server's `vane`
+ * command is started from it (the unpacked files run on the dependencies the workspace installed). Then the two dual
  * packages, the engine and the Node SDK, are loaded from every module system a consumer may use: ESM `import`,
  * CommonJS `require`, an ES module importing the CommonJS build by path, and TypeScript under nodenext, node16,
  * bundler and plain `module: commonjs` (node10) resolution, from `.ts`, `.mts` and `.cts` files. The engine's and
