@@ -8,6 +8,6 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   platform: 'node',
-  // the SSE reader and backoff the relay shares with the SDKs ship inside the server (the package is not published)
+  // the SSE reader and backoff the relay shares with the SDKs ship inside the published package
   noExternal: ['@vane/sdk-core'],
 })

@@ -1,7 +1,8 @@
 /**
  * The Node SDK as users get it: `npm pack` of the built `sdk-node`, installed with npm into an empty project
  * (its dependencies come from the npm registry), then loaded as ESM and as CommonJS, with the OpenFeature
- * provider, and type-checked by a consumer's `tsc`. Bounded: two minutes for everything.
+ * provider, type-checked by a consumer's `tsc`, and compiled to CommonJS from TypeScript and run.
+ * Bounded: two minutes for everything.
  */
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -71,6 +72,26 @@ import { OpenFeature } from '@openfeature/server-sdk'`)
 const CJS = program(`const { createClient } = require('@vane/sdk-node')
 const { VaneProvider } = require('@vane/sdk-node/openfeature')
 const { OpenFeature } = require('@openfeature/server-sdk')`)
+
+/** The same program in a CommonJS TypeScript project: compiled by `tsc`, then run. */
+const CJS_TS = `import { OpenFeature } from '@openfeature/server-sdk'
+import { createClient, type Snapshot } from '@vane/sdk-node'
+import { VaneProvider } from '@vane/sdk-node/openfeature'
+
+const snapshot: Snapshot = ${JSON.stringify(SNAPSHOT)}
+
+async function main(): Promise<string> {
+  const client = createClient({ url: 'http://127.0.0.1:9', sdkKey: 'vane_server_x', bootstrap: snapshot, telemetry: true })
+  await client.waitForReady(2000)
+  const direct: boolean[] = [client.getBoolean('new-checkout', false, { plan: 'pro' }), client.getBoolean('new-checkout', true, { plan: 'free' })]
+  await OpenFeature.setProviderAndWait(new VaneProvider({ url: 'http://127.0.0.1:9', sdkKey: 'vane_server_x', bootstrap: snapshot, readyTimeoutMs: 2000 }))
+  const details = await OpenFeature.getClient().getBooleanDetails('new-checkout', false, { targetingKey: 'u1', plan: 'pro' })
+  await OpenFeature.close()
+  await client.close()
+  return JSON.stringify({ direct, value: details.value, variant: details.variant, reason: details.reason, flagSetId: details.flagMetadata.flagSetId })
+}
+main().then((out) => console.log(out), (error: unknown) => { console.error(error); throw error })
+`
 
 /** A consumer's TypeScript: the public types must be real types, not `any`. */
 const TYPES = `import { createClient, type EvaluationDetails, type Snapshot, type VaneClient } from '@vane/sdk-node'
@@ -143,7 +164,9 @@ describe('@vane/sdk-node packed and installed with npm', { timeout: BUDGET_MS },
     // what consumers install must resolve from the registry (devDependencies are never installed by them)
     expect(JSON.stringify([manifest.dependencies, manifest.peerDependencies])).not.toMatch(/workspace:|file:|link:/)
     const shipped = readdirSync(join(project, 'node_modules/@vane/sdk-node'), { recursive: true }).map(String)
-    expect(shipped.filter((f) => !f.startsWith('dist') && f !== 'package.json' && f !== 'README.md')).toEqual([])
+    expect(
+      shipped.filter((f) => !f.startsWith('dist') && !['package.json', 'README.md', 'LICENSE'].includes(f)),
+    ).toEqual([])
     expect(shipped.some((f) => f.endsWith('.test.js') || f.includes('src/'))).toBe(false)
   })
 
@@ -219,5 +242,34 @@ describe('@vane/sdk-node packed and installed with npm', { timeout: BUDGET_MS },
       JSON.stringify({ extends: './tsconfig.json', files: ['check.cts'] }),
     )
     await run(process.execPath, [TSC, '-p', 'tsconfig.cjs.json'], project, 60_000)
+  })
+
+  // a .ts file under plain `module: commonjs` (node10 resolution, which ignores `exports`) and a .cts file under node16
+  it.each([
+    { module: 'CommonJS', source: 'consumer-commonjs.ts', emitted: 'consumer-commonjs.js' },
+    { module: 'Node16', source: 'consumer-node16.cts', emitted: 'consumer-node16.cjs' },
+  ])('compiles from a CommonJS TypeScript project (module $module) and runs', async ({ module, source, emitted }) => {
+    writeFileSync(join(project, source), CJS_TS)
+    const config = `tsconfig.${source}.json`
+    writeFileSync(
+      join(project, config),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module,
+          target: 'ES2022',
+          lib: ['ES2022', 'DOM'],
+          outDir: `out-${module.toLowerCase()}`,
+          skipLibCheck: true,
+          types: [],
+        },
+        files: [source],
+      }),
+    )
+    await run(process.execPath, [TSC, '-p', config], project, 60_000)
+    const compiled = join(project, `out-${module.toLowerCase()}`, emitted)
+    expect(readFileSync(compiled, 'utf8')).toContain('require("@vane/sdk-node/openfeature")')
+    const out = await run(process.execPath, [compiled], project, 20_000)
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual(expected)
   })
 })
