@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { startRelay } from './relay.js'
+import { startRelay } from './relay/relay.js'
 import { configFromEnv, startServer } from './runtime.js'
 
 const USAGE = 'Usage: vane serve [--upstream URL --sdk-key KEY]'

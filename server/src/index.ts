@@ -3,6 +3,6 @@
  * The Vane flag server as a library: build the app, then serve it with an adapter.
  */
 
-export { type ServeNodeOptions, serveNode } from './adapters/node.js'
+export { type ServeNodeOptions, serveNode } from './adapters/node/serve.js'
 export { type AppOptions, createApp } from './app.js'
 export { configFromEnv, type RunningServer, type ServerConfig, startServer } from './runtime.js'

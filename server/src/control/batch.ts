@@ -1,9 +1,10 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api'
 import type { JsonValue } from '@vane/engine'
 import { compileSnapshot, type Evaluator, SnapshotValidationError } from '@vane/engine'
-import { VaneError } from '../errors.js'
-import type { ChangeFeed } from '../feed.js'
-import { changeToPatch, type EvaluatorHub, loadSnapshot } from '../hub.js'
+import { VaneError } from '../http/errors.js'
+import type { ChangeFeed } from '../live/feed.js'
+import { type EvaluatorHub, loadSnapshot } from '../live/hub.js'
+import { changeToPatch } from '../live/patches.js'
 import type { AuditRecord, ChangeEntity, ChangeOp, ChangeRecord, Store, StoreTx } from '../storage/repository.js'
 
 const tracer = trace.getTracer('@vane/server')

@@ -1,6 +1,6 @@
 import type { JsonValue } from '@vane/engine'
-import { VaneError } from '../errors.js'
-import { toEngineCohort } from '../model.js'
+import { VaneError } from '../http/errors.js'
+import { toEngineCohort } from '../storage/engine-model.js'
 import type { CohortRecord, MemberList, StoreTx } from '../storage/repository.js'
 import { type Actor, bodyPointer, type ControlDeps, checkVersion, write } from './batch.js'
 import type { CohortInput, MembersInput } from './schemas.js'

@@ -1,6 +1,6 @@
 import type { JsonValue } from '@vane/engine'
-import { VaneError } from '../errors.js'
-import { defaultConfig, toEngineFlag } from '../model.js'
+import { VaneError } from '../http/errors.js'
+import { defaultConfig, toEngineFlag } from '../storage/engine-model.js'
 import type { FlagConfigRecord, FlagRecord, StoreTx } from '../storage/repository.js'
 import { type Actor, bodyPointer, type ControlDeps, checkVersion, type WriteBatch, write } from './batch.js'
 import type { FlagDefinitionInput, TargetingInput } from './schemas.js'

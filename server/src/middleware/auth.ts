@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { KeyAuthenticator } from '../control/keys.js'
-import type { AppEnv } from '../env.js'
-import { VaneError } from '../errors.js'
+import type { AppEnv } from '../http/env.js'
+import { VaneError } from '../http/errors.js'
 import type { KeyKind } from '../storage/repository.js'
 
 /** The secret from `Authorization: Bearer …` or `X-API-Key`. */

@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { StreamTokens } from '../delivery/tokens.js'
-import { A, expectProblem } from '../test-api.js'
-import { ADMIN_SECRET, createHarness, type Harness, STREAM_SECRET } from '../test-harness.js'
-import { SseReader } from '../test-sse.js'
+import { A, expectProblem } from '../testing/api.js'
+import { ADMIN_SECRET, createHarness, type Harness, STREAM_SECRET } from '../testing/harness.js'
+import { SseReader } from '../testing/sse-reader.js'
 
 /** OpenFeature resolution reasons (OFREP's schema lists a subset; providers pass any through). */
 const REASONS = ['STATIC', 'DEFAULT', 'TARGETING_MATCH', 'SPLIT', 'CACHED', 'DISABLED', 'UNKNOWN', 'STALE', 'ERROR']

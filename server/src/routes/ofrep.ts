@@ -1,14 +1,14 @@
-import { type EvaluationResult, type Evaluator, murmur3, murmur3Finish, murmur3Round } from '@vane/engine'
-import { type Context, Hono, type MiddlewareHandler } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
+import { type EvaluationResult, murmur3, murmur3Finish, murmur3Round } from '@vane/engine'
+import { type Context, Hono } from 'hono'
 import { checkSecureMode } from '../control/secure-mode.js'
 import type { Delivery } from '../delivery/delivery.js'
 import { encodeEvent } from '../delivery/sse.js'
-import { headOnly, isNodeRequest, readNodeBody, sseResponse } from '../delivery/sse-node.js'
 import type { StreamTokens } from '../delivery/tokens.js'
-import type { AppEnv } from '../env.js'
-import { VaneError } from '../errors.js'
-import type { EvaluatorHub } from '../hub.js'
+import type { AppEnv } from '../http/env.js'
+import { VaneError } from '../http/errors.js'
+import { evaluationBodyLimit, evaluatorFor, readEvaluationBody } from '../http/evaluation.js'
+import { headOnly, sseResponse } from '../http/node-path.js'
+import type { EvaluatorHub } from '../live/hub.js'
 import type { Store } from '../storage/repository.js'
 
 export interface OfrepDeps {
@@ -20,42 +20,6 @@ export interface OfrepDeps {
   onEvaluate?: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => void
   /** The server's address as clients reach it (behind a proxy); defaults to the request's own. */
   publicUrl?: string | undefined
-}
-
-const EVALUATION_BODY_LIMIT = 1024 * 1024
-const tooLarge = () =>
-  new VaneError('payload_too_large', `evaluation request bodies are limited to ${EVALUATION_BODY_LIMIT} bytes`)
-
-const honoBodyLimit = bodyLimit({
-  maxSize: EVALUATION_BODY_LIMIT,
-  onError: () => {
-    throw tooLarge()
-  },
-})
-
-/**
- * The other half of {@link readEvaluationBody}, which routes must read their body with: evaluation requests carry
- * one context, and bodies over 1 MiB (as on the admin API) are refused. Elsewhere this middleware refuses them
- * before they are read; on Node it lets the request through and `readEvaluationBody` enforces the limit while
- * reading straight from the IncomingMessage (hono's middleware would build a full fetch Request for every one).
- */
-export const evaluationBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
-  isNodeRequest(c) ? next() : honoBodyLimit(c, next)
-
-/** The body of an evaluation request as text, within the limit. */
-export async function readEvaluationBody(c: Context<AppEnv>): Promise<string> {
-  const text = isNodeRequest(c) ? await readNodeBody(c, EVALUATION_BODY_LIMIT) : await c.req.text()
-  if (text === undefined) throw tooLarge()
-  return text
-}
-
-/** The environment's evaluator for the request's key. */
-export function evaluatorFor(c: Context<AppEnv>, hub: EvaluatorHub): Evaluator {
-  const environment = c.get('apiKey').environment
-  if (environment === null) throw new VaneError('forbidden', 'evaluate with a server or client key of one environment')
-  const evaluator = hub.get(environment)
-  if (evaluator === undefined) throw new VaneError('unavailable', `environment "${environment}" is not loaded`)
-  return evaluator
 }
 
 /** OFREP error bodies keep the protocol's fields, plus RFC 9457's so every error reads the same. */

@@ -2,9 +2,9 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { flagImpact, impactRange, type OutcomeDeps, recordReport } from '../control/outcomes.js'
 import { impactQuery, outcomeReportInput } from '../control/schemas.js'
-import type { AppEnv } from '../env.js'
-import { VaneError } from '../errors.js'
-import { readJson, validate } from '../request.js'
+import type { AppEnv } from '../http/env.js'
+import { VaneError } from '../http/errors.js'
+import { readJson, validate } from '../http/request.js'
 
 /**
  * Cap on an outcome report's body: the SDK's default 1,000 series with sketches of a few KB each fit many

@@ -2,8 +2,8 @@ import { Hono } from 'hono'
 import { getTargeting, putTargeting, setKilled, setKilledByTag, setRuleEnabled } from '../control/flags.js'
 import { killByTagInput, killInput, targetingInput, triggerInput } from '../control/schemas.js'
 import { createTrigger, listTriggers, revokeTrigger } from '../control/triggers.js'
-import type { AppEnv } from '../env.js'
-import { etag, ifMatch, readJson } from '../request.js'
+import type { AppEnv } from '../http/env.js'
+import { etag, ifMatch, readJson } from '../http/request.js'
 import type { RouteDeps } from './deps.js'
 
 /** Per-environment targeting, rule toggles, the kill switch and kill triggers. */

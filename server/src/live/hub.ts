@@ -1,7 +1,8 @@
-import { compileSnapshot, type Evaluator, type Snapshot, type SnapshotPatch } from '@vane/engine'
+import { compileSnapshot, type Evaluator, type Snapshot } from '@vane/engine'
+import { toEngineCohort, toEngineFlag } from '../storage/engine-model.js'
+import type { ChangeRecord, Store, StoreTx } from '../storage/repository.js'
 import type { ChangeFeed } from './feed.js'
-import { toEngineCohort, toEngineFlag } from './model.js'
-import type { ChangeRecord, Store, StoreTx } from './storage/repository.js'
+import { changeToPatch } from './patches.js'
 
 /** Reads one environment's full snapshot from the store. */
 export async function loadSnapshot(tx: StoreTx, environment: string): Promise<Snapshot> {
@@ -18,17 +19,6 @@ export async function loadSnapshot(tx: StoreTx, environment: string): Promise<Sn
   for (const cohort of cohorts)
     snapshot.cohorts[cohort.key] = toEngineCohort(cohort, await tx.getCohortMembers(cohort.key))
   return snapshot
-}
-
-/** The patch a change record stands for, as the engine applies it. */
-export function changeToPatch(change: ChangeRecord): SnapshotPatch {
-  const { entity, key, version } = change
-  if (change.op === 'delete') return { op: 'delete', kind: entity, key, version }
-  if (change.op === 'members') return { op: 'members', kind: 'cohort', key, version, ...(change.payload as object) }
-  if (entity === 'flag') return { op: 'put', kind: 'flag', key, version, value: change.payload as never }
-  if (change.op === 'define')
-    return { op: 'put', kind: 'cohort', key, version, value: change.payload as never, keepMembers: true }
-  return { op: 'put', kind: 'cohort', key, version, value: change.payload as never }
 }
 
 /**

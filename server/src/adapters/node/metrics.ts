@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import type { RequestRecord } from './middleware/telemetry.js'
+import type { RequestRecord } from '../../middleware/telemetry.js'
 
 /** Prometheus metrics of one server process. */
 export function createMetrics() {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import type { Store } from './storage/repository.js'
-import { A } from './test-api.js'
-import { createHarness } from './test-harness.js'
+import type { Store } from '../storage/repository.js'
+import { A } from '../testing/api.js'
+import { createHarness } from '../testing/harness.js'
 
 describe('EvaluatorHub.reload', () => {
   it('does not overwrite what a write installed while the store was being read', async () => {
