@@ -1,23 +1,18 @@
-import { Hono, type MiddlewareHandler } from 'hono'
+import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { requestId } from 'hono/request-id'
 import pino from 'pino'
 import { createMetrics } from '../adapters/node/metrics.js'
 import { serveNode } from '../adapters/node/serve.js'
+import { assembleApp } from '../app.js'
+import type { ServerConfig } from '../config.js'
 import { Delivery } from '../delivery/delivery.js'
 import { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../http/env.js'
-import { isVaneError, problem, VaneError } from '../http/errors.js'
+import { VaneError } from '../http/errors.js'
 import { EvaluatorHub } from '../live/hub.js'
-import { readSecret } from '../middleware/auth.js'
-import { checkOrigin } from '../middleware/cors.js'
-import { rateLimit } from '../middleware/rate-limit.js'
-import { telemetry } from '../middleware/telemetry.js'
-import { clientRoutes } from '../routes/client.js'
-import { ofrepEventRoutes, ofrepRoutes } from '../routes/ofrep.js'
-import { sdkRoutes } from '../routes/sdk.js'
-import type { RunningServer, ServerConfig } from '../runtime.js'
-import type { KeyKind } from '../storage/repository.js'
+import type { KeyStrategy } from '../middleware/auth.js'
+import { OUTCOMES_BODY_LIMIT } from '../routes/outcomes.js'
+import type { RunningServer } from '../runtime.js'
 import { RelayKeys } from './keys.js'
 import { createRelayFeed, UpstreamMirror } from './upstream.js'
 
@@ -77,23 +72,19 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
   metrics.trackFeed(() => ({ connected: mirror.state().connected, behind: 0 }))
   const tokens = new StreamTokens(config.streamSecret ?? crypto.randomUUID() + crypto.randomUUID())
 
-  const app = new Hono<AppEnv>()
-  app.use(requestId())
-  app.use(
-    telemetry({
-      onRequest: (record) => {
-        metrics.observe(record)
-        logger.info({ req: record }, 'request')
-      },
-    }),
-  )
-  app.get('/healthz', (c) => c.json({ status: 'ok', version: '0.1.0', mode: 'relay' }))
-  app.get('/readyz', (c) => {
-    const state = mirror.state()
-    // serving the last good snapshot while the upstream is away: still evaluates, but stale
-    const ready = state.environment !== undefined && state.connected
-    return c.json(
-      {
+  const app = assembleApp({
+    hub,
+    delivery,
+    tokens,
+    store: keys,
+    publicUrl: config.publicUrl,
+    onEvaluate: (endpoint, flags) => metrics.evaluations.inc({ endpoint }, flags),
+    health: { version: '0.1.0', mode: 'relay' },
+    readiness: async () => {
+      const state = mirror.state()
+      // serving the last good snapshot while the upstream is away: still evaluates, but stale
+      const ready = state.environment !== undefined && state.connected
+      const body = {
         ready,
         stale: !state.connected,
         mode: 'relay',
@@ -108,65 +99,33 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
           connects: state.connects,
           ...(state.lastError !== undefined && { lastError: state.lastError }),
         },
-      },
-      ready ? 200 : 503,
-    )
-  })
-  const noAdmin = () => {
-    throw new VaneError(
-      'not_found',
-      'this is a relay (vane serve --upstream): it serves evaluation and streams only; send admin requests to the upstream server',
-    )
-  }
-  app.all('/admin/*', noAdmin)
-  app.all('/hooks/*', noAdmin)
-
-  const deps = {
-    hub,
-    delivery,
-    tokens,
-    store: keys,
-    publicUrl: config.publicUrl,
-    onEvaluate: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => metrics.evaluations.inc({ endpoint }, flags),
-  }
-  const evalLimit = rateLimit({ perSecond: 20_000, burst: 40_000 })
-  const anyKey = relayKey(keys, ['server', 'client'])
-  for (const path of ['/ofrep/*', '/client/*']) app.use(path, relayCors())
-  app.use('/ofrep/v1/evaluate/*', anyKey, checkOrigin(), evalLimit)
-  app.use('/client/v1/*', anyKey, checkOrigin(), evalLimit)
-  app.use('/sdk/v1/*', relayKey(keys, ['server']), evalLimit)
-  app.route('/ofrep/v1', ofrepRoutes(deps))
-  app.route('/ofrep/v1', ofrepEventRoutes(deps))
-  app.route('/sdk/v1', sdkRoutes(deps))
-  app.route('/client/v1', clientRoutes(deps))
-  // outcome reports are stored upstream: passed through as they came, with the SDK's own key
-  app.post('/sdk/v1/outcomes', bodyLimit({ maxSize: 16 * 1024 * 1024 }), async (c) => {
-    const headers: Record<string, string> = { 'content-type': c.req.header('content-type') ?? 'application/json' }
-    for (const name of ['authorization', 'x-api-key']) {
-      const value = c.req.header(name)
-      if (value !== undefined) headers[name] = value
-    }
-    const res = await fetch(new URL('/sdk/v1/outcomes', upstream), {
-      method: 'POST',
-      headers,
-      body: await c.req.arrayBuffer(),
-      signal: AbortSignal.timeout(10_000),
-    }).catch(() => undefined)
-    if (res === undefined)
-      throw new VaneError('unavailable', 'the upstream is unreachable: report again later', [], { 'Retry-After': '5' })
-    return new Response(res.body, {
-      status: res.status,
-      headers: { 'content-type': res.headers.get('content-type') ?? 'application/json' },
-    })
-  })
-  app.get('/metrics', async (c) =>
-    c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
-  )
-  app.notFound((c) => problem(c, new VaneError('not_found', `no route for ${c.req.method} ${c.req.path}`)))
-  app.onError((error, c) => {
-    if (isVaneError(error)) return problem(c, error)
-    logger.error({ err: error, requestId: c.get('requestId') }, 'unexpected error')
-    return c.json({ title: 'Internal Server Error', status: 500, requestId: c.get('requestId') }, 500)
+      }
+      return { ready, body }
+    },
+    keys: upstreamKeys(keys),
+    // a relay cannot list the upstream's client keys: preflights are answered for any origin, and each request is
+    // still held to its own key (verified upstream from that origin)
+    origins: { mayAllow: async () => true },
+    mount: (app) => {
+      const noAdmin = () => {
+        throw new VaneError(
+          'not_found',
+          'this is a relay (vane serve --upstream): it serves evaluation and streams only; send admin requests to the upstream server',
+        )
+      }
+      app.all('/admin/*', noAdmin)
+      app.all('/hooks/*', noAdmin)
+    },
+    sdk: outcomePassThrough(upstream),
+    onRequest: (record) => {
+      metrics.observe(record)
+      logger.info({ req: record }, 'request')
+    },
+    onUnexpectedError: (error, requestId) => logger.error({ err: error, requestId }, 'unexpected error'),
+    extend: (app) =>
+      app.get('/metrics', async (c) =>
+        c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+      ),
   })
 
   mirror.start()
@@ -189,51 +148,47 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
   }
 }
 
-/** Like `requireKey`, against the keys the upstream vouched for. */
-function relayKey(keys: RelayKeys, kinds: readonly KeyKind[]): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const challenge = { 'WWW-Authenticate': 'Bearer realm="vane"' }
-    const secret = readSecret(c.req.raw.headers)
-    if (secret === undefined)
-      throw new VaneError('unauthorized', 'send an API key as "Authorization: Bearer <key>"', [], challenge)
-    const verdict = await keys.authenticate(secret, c.req.header('origin'))
-    const key = verdict.key
-    if (key === undefined)
-      throw verdict.status === 401
-        ? new VaneError('unauthorized', verdict.detail, [], challenge)
-        : new VaneError('forbidden', verdict.detail)
-    if (!kinds.includes(key.kind))
-      throw new VaneError('forbidden', `a ${key.kind} key cannot use this endpoint (needs: ${kinds.join(' or ')})`)
-    c.set('apiKey', key)
-    await next()
+/** The keys the upstream vouches for, as the app's key strategy. */
+function upstreamKeys(keys: RelayKeys): KeyStrategy {
+  return {
+    async authenticate(secret, origin) {
+      const verdict = await keys.authenticate(secret, origin)
+      if (verdict.key !== undefined || verdict.status === 401) return verdict.key
+      throw new VaneError('forbidden', verdict.detail)
+    },
   }
 }
 
-/**
- * CORS on a relay. It cannot list the upstream's client keys, so a preflight is answered for any origin; the
- * request itself is still held to its key (verified upstream from that origin) and gets CORS headers only then.
- */
-function relayCors(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const origin = c.req.header('origin')
-    if (origin === undefined) return next()
-    if (c.req.method === 'OPTIONS')
-      return new Response(null, {
-        status: 204,
-        headers: {
-          'Access-Control-Allow-Origin': origin,
-          'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
-          'Access-Control-Allow-Headers': 'Authorization, Content-Type, X-API-Key, If-None-Match, Last-Event-ID',
-          'Access-Control-Max-Age': '600',
-          Vary: 'Origin',
-        },
+/** Outcome reports are stored upstream: passed through as they came, with the SDK's own key. */
+function outcomePassThrough(upstream: string): Hono<AppEnv> {
+  return new Hono<AppEnv>().post(
+    '/outcomes',
+    bodyLimit({
+      maxSize: OUTCOMES_BODY_LIMIT,
+      onError: () => {
+        throw new VaneError('payload_too_large', `outcome reports are limited to ${OUTCOMES_BODY_LIMIT} bytes`)
+      },
+    }),
+    async (c) => {
+      const headers: Record<string, string> = { 'content-type': c.req.header('content-type') ?? 'application/json' }
+      for (const name of ['authorization', 'x-api-key']) {
+        const value = c.req.header(name)
+        if (value !== undefined) headers[name] = value
+      }
+      const res = await fetch(new URL('/sdk/v1/outcomes', upstream), {
+        method: 'POST',
+        headers,
+        body: await c.req.arrayBuffer(),
+        signal: AbortSignal.timeout(10_000),
+      }).catch(() => undefined)
+      if (res === undefined)
+        throw new VaneError('unavailable', 'the upstream is unreachable: report again later', [], {
+          'Retry-After': '5',
+        })
+      return new Response(res.body, {
+        status: res.status,
+        headers: { 'content-type': res.headers.get('content-type') ?? 'application/json' },
       })
-    await next()
-    const key = c.get('apiKey')
-    if (key?.kind === 'client' && key.allowedOrigins.includes(origin)) {
-      c.res.headers.set('Access-Control-Allow-Origin', origin)
-      c.res.headers.set('Access-Control-Expose-Headers', 'ETag, Retry-After')
-      c.res.headers.append('Vary', 'Origin')
-    }
-  }
+    },
+  )
 }
