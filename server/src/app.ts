@@ -5,7 +5,7 @@ import type { KeyAuthenticator } from './control/keys.js'
 import type { Delivery } from './delivery/delivery.js'
 import type { StreamTokens } from './delivery/tokens.js'
 import type { AppEnv } from './http/env.js'
-import { isVaneError, problem, VaneError } from './http/errors.js'
+import { isVaneError, problem, unexpected, VaneError } from './http/errors.js'
 import type { ChangeFeed } from './live/feed.js'
 import type { EvaluatorHub } from './live/hub.js'
 import { type KeyStrategy, requireKey } from './middleware/auth.js'
@@ -97,7 +97,7 @@ export function assembleApp(parts: AppParts): Hono<AppEnv> {
     const known = isVaneError(error) ? error : parts.knownError?.(error)
     if (known !== undefined) return problem(c, known)
     parts.onUnexpectedError?.(error, c.get('requestId'))
-    return c.json({ title: 'Internal Server Error', status: 500, requestId: c.get('requestId') }, 500)
+    return problem(c, unexpected())
   })
   return app
 }

@@ -33,7 +33,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(config.dataDir !== undefined && { VANE_DATA_DIR: config.dataDir }),
   })
   const local = createLocalFeed({ load: (env, after) => store.changesSince(env, after, 1000) })
-  const hub = new EvaluatorHub()
+  const hub = new EvaluatorHub({
+    onReloadFailed: (environment, error) =>
+      logger.warn({ err: error, environment }, 'reloading an environment after a gap in the change feed failed'),
+  })
   // on PostgreSQL, instances share the store: a write here is announced to the others after commit
   const shared =
     store.dialect === 'postgres' && config.databaseUrl !== undefined

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import type { Store } from '../storage/repository.js'
 import { A } from '../testing/api.js'
 import { createHarness } from '../testing/harness.js'
+import { createLocalFeed } from './feed.js'
+import { EvaluatorHub } from './hub.js'
 
 describe('EvaluatorHub.reload', () => {
   it('does not overwrite what a write installed while the store was being read', async () => {
@@ -38,6 +40,44 @@ describe('EvaluatorHub.reload', () => {
       expect(await reloading).toBe(h.hub.get('x'))
       expect(h.hub.get('x')?.version).toBe(1)
       expect(h.hub.get('x')?.flag('f')).toBeDefined()
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+describe('EvaluatorHub following the feed', () => {
+  it('reports a rebuild from the store that failed, instead of swallowing it', async () => {
+    const h = await createHarness({ environments: ['production'] })
+    try {
+      let down = false
+      const store = new Proxy(h.store, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver)
+          if (typeof value !== 'function') return value
+          if (prop === 'getEnvironment' && down)
+            return async () => {
+              throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
+            }
+          return value.bind(target)
+        },
+      }) as Store
+      let failed!: (report: { environment: string; error: unknown }) => void
+      const reported = new Promise<{ environment: string; error: unknown }>((resolve) => {
+        failed = resolve
+      })
+      const hub = new EvaluatorHub({ onReloadFailed: (environment, error) => failed({ environment, error }) })
+      const feed = createLocalFeed()
+      await hub.load(store, feed)
+      down = true
+      // a change for an environment this hub has not loaded: it rebuilds from the store, which is down
+      feed.publish([
+        { environment: 'fresh', version: 1, entity: 'flag', key: 'f', op: 'delete', payload: null, createdAt: '' },
+      ])
+      const report = await reported
+      expect(report.environment).toBe('fresh')
+      expect(report.error).toMatchObject({ code: 'ECONNREFUSED' })
+      expect(hub.get('fresh')).toBeUndefined()
     } finally {
       await h.close()
     }

@@ -25,9 +25,19 @@ export async function loadSnapshot(tx: StoreTx, environment: string): Promise<Sn
  * One compiled evaluator per environment, loaded at start-up and kept current
  * by applying each change as a patch; evaluation never touches the database.
  */
+export interface EvaluatorHubOptions {
+  /**
+   * A rebuild from the store after a gap in the feed failed (the database is down): the environment keeps its
+   * evaluator until a later change rebuilds it. Default: ignored.
+   */
+  onReloadFailed?: (environment: string, error: unknown) => void
+}
+
 export class EvaluatorHub {
   private readonly evaluators = new Map<string, Evaluator>()
   private store: Store | undefined
+
+  constructor(private readonly options: EvaluatorHubOptions = {}) {}
 
   /** Compiles every environment from the store and follows the feed from then on. */
   async load(store: Store, feed: ChangeFeed): Promise<void> {
@@ -66,7 +76,10 @@ export class EvaluatorHub {
     if (current !== undefined && change.version <= current.version) return
     if (current === undefined || change.version !== current.version + 1) {
       // a new environment, or a gap in the feed: rebuild from the store rather than guess
-      if (this.store !== undefined) void this.reload(this.store, change.environment).catch(() => {})
+      if (this.store !== undefined)
+        void this.reload(this.store, change.environment).catch((error: unknown) =>
+          this.options.onReloadFailed?.(change.environment, error),
+        )
       return
     }
     this.evaluators.set(change.environment, current.apply(changeToPatch(change)))

@@ -208,6 +208,14 @@ describe('OFREP', () => {
         const answer = await json(res)
         expect(answer).toMatchObject({ key: flag, errorCode })
         expectFailureShape(answer)
+        // every OFREP error is built in one place, with the RFC 9457 members beside OFREP's
+        expect(answer).toMatchObject({
+          type: `urn:vane:problem:ofrep-${errorCode.toLowerCase()}`,
+          title: 'Evaluation failed',
+          status: 400,
+          detail: answer.errorDetails,
+        })
+        if (errorCode === 'TARGETING_KEY_MISSING') expect(answer.metadata).toEqual({ version: version(flag) })
       }
     })
   })
