@@ -76,14 +76,14 @@ export interface DeliveryOptions {
   onPropagated?: (seconds: number) => void
 }
 
+/** The most changes a resume reads from the change log; further behind, a put is smaller. */
+const MAX_LOG_RESUME = 1024
+
 /**
  * Every open stream, per environment: fans each committed change out to the
  * streams of its environment, encoding it once for all server-SDK streams,
  * re-evaluating only affected flags for client streams.
  */
-/** The most changes a resume reads from the change log; further behind, a put is smaller. */
-const MAX_LOG_RESUME = 1024
-
 export class Delivery {
   private readonly subscribers = new Map<string, Set<Subscriber>>()
   private readonly recent = new Map<string, ChangeRecord[]>()
