@@ -1,6 +1,6 @@
 import type { ServerType } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
-import { createMetrics } from './adapters/node/metrics.js'
+import { createMetrics, observeApp } from './adapters/node/metrics.js'
 import { serveNode } from './adapters/node/serve.js'
 import { createApp } from './app.js'
 import type { ServerConfig } from './config.js'
@@ -90,15 +90,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       },
     }),
     ...(config.rateLimit !== undefined && { rateLimit: config.rateLimit }),
-    onRequest: (record) => {
-      metrics.observe(record)
-      logger.info({ req: record }, 'request')
-    },
-    onUnexpectedError: (error, requestId) => logger.error({ err: error, requestId }, 'unexpected error'),
-    extend: (app) =>
-      app.get('/metrics', async (c) =>
-        c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
-      ),
+    ...observeApp(metrics, logger),
   })
   let retentionDays = config.outcomeRetentionDays ?? 30
   if (!Number.isFinite(retentionDays) || retentionDays < 0) {

@@ -1,7 +1,6 @@
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import pino from 'pino'
-import { createMetrics } from '../adapters/node/metrics.js'
+import { createMetrics, observeApp } from '../adapters/node/metrics.js'
 import { serveNode } from '../adapters/node/serve.js'
 import { assembleApp } from '../app.js'
 import type { ServerConfig } from '../config.js'
@@ -11,7 +10,7 @@ import type { AppEnv } from '../http/env.js'
 import { VaneError } from '../http/errors.js'
 import { EvaluatorHub } from '../live/hub.js'
 import type { KeyStrategy } from '../middleware/auth.js'
-import { OUTCOMES_BODY_LIMIT } from '../routes/outcomes.js'
+import { outcomesBodyLimit } from '../routes/outcomes.js'
 import type { RunningServer } from '../runtime.js'
 import { RelayKeys } from './keys.js'
 import { createRelayFeed, UpstreamMirror } from './upstream.js'
@@ -117,15 +116,7 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
       app.all('/hooks/*', noAdmin)
     },
     sdk: outcomePassThrough(upstream),
-    onRequest: (record) => {
-      metrics.observe(record)
-      logger.info({ req: record }, 'request')
-    },
-    onUnexpectedError: (error, requestId) => logger.error({ err: error, requestId }, 'unexpected error'),
-    extend: (app) =>
-      app.get('/metrics', async (c) =>
-        c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
-      ),
+    ...observeApp(metrics, logger),
   })
 
   mirror.start()
@@ -161,34 +152,25 @@ function upstreamKeys(keys: RelayKeys): KeyStrategy {
 
 /** Outcome reports are stored upstream: passed through as they came, with the SDK's own key. */
 function outcomePassThrough(upstream: string): Hono<AppEnv> {
-  return new Hono<AppEnv>().post(
-    '/outcomes',
-    bodyLimit({
-      maxSize: OUTCOMES_BODY_LIMIT,
-      onError: () => {
-        throw new VaneError('payload_too_large', `outcome reports are limited to ${OUTCOMES_BODY_LIMIT} bytes`)
-      },
-    }),
-    async (c) => {
-      const headers: Record<string, string> = { 'content-type': c.req.header('content-type') ?? 'application/json' }
-      for (const name of ['authorization', 'x-api-key']) {
-        const value = c.req.header(name)
-        if (value !== undefined) headers[name] = value
-      }
-      const res = await fetch(new URL('/sdk/v1/outcomes', upstream), {
-        method: 'POST',
-        headers,
-        body: await c.req.arrayBuffer(),
-        signal: AbortSignal.timeout(10_000),
-      }).catch(() => undefined)
-      if (res === undefined)
-        throw new VaneError('unavailable', 'the upstream is unreachable: report again later', [], {
-          'Retry-After': '5',
-        })
-      return new Response(res.body, {
-        status: res.status,
-        headers: { 'content-type': res.headers.get('content-type') ?? 'application/json' },
+  return new Hono<AppEnv>().post('/outcomes', outcomesBodyLimit, async (c) => {
+    const headers: Record<string, string> = { 'content-type': c.req.header('content-type') ?? 'application/json' }
+    for (const name of ['authorization', 'x-api-key']) {
+      const value = c.req.header(name)
+      if (value !== undefined) headers[name] = value
+    }
+    const res = await fetch(new URL('/sdk/v1/outcomes', upstream), {
+      method: 'POST',
+      headers,
+      body: await c.req.arrayBuffer(),
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => undefined)
+    if (res === undefined)
+      throw new VaneError('unavailable', 'the upstream is unreachable: report again later', [], {
+        'Retry-After': '5',
       })
-    },
-  )
+    return new Response(res.body, {
+      status: res.status,
+      headers: { 'content-type': res.headers.get('content-type') ?? 'application/json' },
+    })
+  })
 }

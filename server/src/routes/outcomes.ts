@@ -12,23 +12,22 @@ import { readJson, validate } from '../http/request.js'
  */
 export const OUTCOMES_BODY_LIMIT = 16 * 1024 * 1024
 
+/** Refuses outcome reports over {@link OUTCOMES_BODY_LIMIT} (413), on the server and on a relay passing them on. */
+export const outcomesBodyLimit = bodyLimit({
+  maxSize: OUTCOMES_BODY_LIMIT,
+  onError: () => {
+    throw new VaneError('payload_too_large', `outcome reports are limited to ${OUTCOMES_BODY_LIMIT} bytes`)
+  },
+})
+
 /** `POST /sdk/v1/outcomes`: per-variant outcome reports of server SDKs (server keys; the key's environment). */
 export function outcomeRoutes(deps: OutcomeDeps) {
-  return new Hono<AppEnv>().post(
-    '/outcomes',
-    bodyLimit({
-      maxSize: OUTCOMES_BODY_LIMIT,
-      onError: () => {
-        throw new VaneError('payload_too_large', `outcome reports are limited to ${OUTCOMES_BODY_LIMIT} bytes`)
-      },
-    }),
-    async (c) => {
-      const environment = c.get('apiKey').environment
-      if (environment === null) throw new VaneError('forbidden', 'report outcomes with a server key of one environment')
-      const report = await readJson(c, outcomeReportInput)
-      return c.json(await recordReport(deps, environment, report), 202)
-    },
-  )
+  return new Hono<AppEnv>().post('/outcomes', outcomesBodyLimit, async (c) => {
+    const environment = c.get('apiKey').environment
+    if (environment === null) throw new VaneError('forbidden', 'report outcomes with a server key of one environment')
+    const report = await readJson(c, outcomeReportInput)
+    return c.json(await recordReport(deps, environment, report), 202)
+  })
 }
 
 /** `GET /environments/{env}/flags/{key}/impact`: requests, error rate and latency per variant (admin). */
