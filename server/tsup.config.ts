@@ -8,6 +8,7 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   platform: 'node',
-  // the SSE reader and backoff the relay shares with the SDKs ship inside the published package
+  // @vane/server is published (the `vane` binary and the embeddable app); @vane/sdk-core is not, so the SSE reader
+  // and backoff the relay shares with the SDKs are bundled in. Only the two entries are built: src/testing never is.
   noExternal: ['@vane/sdk-core'],
 })

@@ -4,12 +4,12 @@ import { requestId } from 'hono/request-id'
 import type { KeyAuthenticator } from './control/keys.js'
 import type { Delivery } from './delivery/delivery.js'
 import type { StreamTokens } from './delivery/tokens.js'
-import type { AppEnv } from './env.js'
-import { isVaneError, problem, VaneError } from './errors.js'
-import type { ChangeFeed } from './feed.js'
-import type { EvaluatorHub } from './hub.js'
-import { requireKey } from './middleware/auth.js'
-import { checkOrigin, evaluationCors } from './middleware/cors.js'
+import type { AppEnv } from './http/env.js'
+import { isVaneError, problem, unexpected, VaneError } from './http/errors.js'
+import type { ChangeFeed } from './live/feed.js'
+import type { EvaluatorHub } from './live/hub.js'
+import { type KeyStrategy, requireKey } from './middleware/auth.js'
+import { checkOrigin, evaluationCors, keyTableOrigins, type OriginStrategy } from './middleware/cors.js'
 import { rateLimit } from './middleware/rate-limit.js'
 import { type RequestRecord, telemetry } from './middleware/telemetry.js'
 import { auditRoutes } from './routes/audit.js'
@@ -19,8 +19,8 @@ import { environmentRoutes } from './routes/environments.js'
 import { flagRoutes } from './routes/flags.js'
 import { hookRoutes } from './routes/hooks.js'
 import { keyRoutes } from './routes/keys.js'
-import { ofrepEventRoutes, ofrepRoutes } from './routes/ofrep.js'
-import { openApiRoutes } from './routes/openapi.js'
+import { type OfrepDeps, ofrepEventRoutes, ofrepRoutes } from './routes/ofrep.js'
+import { openApiRoutes } from './routes/openapi/routes.js'
 import { impactRoutes, outcomeRoutes } from './routes/outcomes.js'
 import { sdkRoutes } from './routes/sdk.js'
 import { targetingRoutes } from './routes/targeting.js'
@@ -28,6 +28,79 @@ import type { Store } from './storage/repository.js'
 
 /** Default cap on request bodies; cohort member uploads have their own, larger one. */
 export const BODY_LIMIT = 1024 * 1024
+
+/** Default per-key request rate on evaluation and stream endpoints. */
+const EVALUATION_RATE = { perSecond: 20_000, burst: 40_000 }
+
+/**
+ * What differs between the apps {@link assembleApp} builds: the full server ({@link createApp}) and a relay
+ * (`relay/relay.ts`). Everything else (request ids, telemetry, CORS, keys, rate limits, the evaluation and stream
+ * routes, `notFound`, `onError`) is wired once, in the same order for both.
+ */
+export interface AppParts extends OfrepDeps {
+  /** `/healthz`'s body besides `status: 'ok'`. */
+  health: Record<string, unknown>
+  /** `/readyz`: whether the instance should take traffic (200, else 503), and what it reports. */
+  readiness: () => Promise<{ ready: boolean; body: Record<string, unknown> }>
+  /** Where keys are looked up. */
+  keys: KeyStrategy
+  /** Which origins preflights and early errors are readable from. */
+  origins: OriginStrategy
+  /** Per-key request rate on evaluation and stream endpoints. Default: 20,000/s, bursts of 40,000. */
+  evaluationRateLimit?: { perSecond: number; burst: number } | undefined
+  /** Mounted ahead of the evaluation endpoints: the admin API and triggers, or a relay's refusal of them. */
+  mount: (app: Hono<AppEnv>) => void
+  /** More `/sdk/v1` endpoints, behind the same server key and rate limit as the streams (outcome reports). */
+  sdk?: Hono<AppEnv>
+  /** Errors with a known meaning besides `VaneError` (a database that is down), as the `VaneError` to answer. */
+  knownError?: (error: unknown) => VaneError | undefined
+  /** Called for every finished request (logs, metrics). */
+  onRequest?: ((record: RequestRecord) => void) | undefined
+  /** Called once for every unexpected error before the plain 500 goes out. */
+  onUnexpectedError?: ((error: unknown, requestId: string) => void) | undefined
+  /** Extra routes mounted last (e.g. `/metrics`, which needs a Node-only registry). */
+  extend?: ((app: Hono<AppEnv>) => void) | undefined
+}
+
+/** The one wiring of every Vane app; {@link createApp} and the relay hand in what differs. */
+export function assembleApp(parts: AppParts): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  app.use(requestId())
+  app.use(telemetry({ ...(parts.onRequest !== undefined && { onRequest: parts.onRequest }) }))
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', ...parts.health }))
+  app.get('/readyz', async (c) => {
+    const { ready, body } = await parts.readiness()
+    return c.json(body, ready ? 200 : 503)
+  })
+  parts.mount(app)
+
+  // evaluation and streams: server and client keys, never the database on the hot path
+  const cors = evaluationCors({ origins: parts.origins })
+  const evalLimit = rateLimit(parts.evaluationRateLimit ?? EVALUATION_RATE)
+  const anyKey = requireKey({ auth: parts.keys, kinds: ['server', 'client'] })
+  const serverKey = requireKey({ auth: parts.keys, kinds: ['server'] })
+  for (const path of ['/ofrep/*', '/client/*']) app.use(path, cors)
+  app.use('/ofrep/v1/evaluate/*', anyKey, checkOrigin(), evalLimit)
+  app.use('/client/v1/*', anyKey, checkOrigin(), evalLimit)
+  app.use('/sdk/v1/*', serverKey, evalLimit)
+  app.route('/ofrep/v1', ofrepRoutes(parts))
+  app.route('/ofrep/v1', ofrepEventRoutes(parts))
+  app.route('/sdk/v1', sdkRoutes(parts))
+  if (parts.sdk !== undefined) app.route('/sdk/v1', parts.sdk)
+  app.route('/client/v1', clientRoutes(parts))
+
+  parts.extend?.(app)
+
+  app.notFound((c) => problem(c, new VaneError('not_found', `no route for ${c.req.method} ${c.req.path}`)))
+  app.onError((error, c) => {
+    const known = isVaneError(error) ? error : parts.knownError?.(error)
+    if (known !== undefined) return problem(c, known)
+    parts.onUnexpectedError?.(error, c.get('requestId'))
+    return problem(c, unexpected())
+  })
+  return app
+}
 
 /** Options for {@link createApp}. */
 export interface AppOptions {
@@ -60,89 +133,85 @@ export interface AppOptions {
 }
 
 /**
- * Builds the Vane HTTP app on Web-standard APIs only; storage and the Node
- * server are handed in, so the same app can run on other runtimes.
+ * Builds the Vane server's HTTP app (admin API, triggers, OFREP, streams) on Web-standard APIs only; storage and
+ * the Node server are handed in, so the same app can run on other runtimes.
  *
  * @example
- * const app = createApp({ store, hub, feed, auth })
+ * import { createApp, createLocalFeed, Delivery, EvaluatorHub, KeyAuthenticator, openSqliteStore, StreamTokens } from '@vane/server'
+ *
+ * const store = await openSqliteStore({ dataDir: './data' })
+ * const feed = createLocalFeed({ load: (env, after) => store.changesSince(env, after, 1000) })
+ * const hub = new EvaluatorHub()
+ * await hub.load(store, feed)
+ * const auth = new KeyAuthenticator(store)
+ * const delivery = new Delivery({ store, hub, feed, auth })
+ * const tokens = new StreamTokens(process.env.VANE_STREAM_SECRET ?? crypto.randomUUID())
+ * const app = createApp({ store, hub, feed, auth, delivery, tokens })
  * const res = await app.request('/healthz')
  */
 export function createApp(options: AppOptions): Hono<AppEnv> {
-  const app = new Hono<AppEnv>()
-  app.use(requestId())
-  app.use(telemetry({ ...(options.onRequest !== undefined && { onRequest: options.onRequest }) }))
-
-  app.get('/healthz', (c) => c.json({ status: 'ok', version: options.version ?? '0.1.0' }))
-  app.get('/readyz', async (c) => {
-    const feed = options.feedState?.()
-    const database = await options.store.ping().catch(() => false)
-    // a feed cut off because the database is down misses nothing (nobody can write): like the database itself,
-    // that keeps the instance in rotation, serving from memory; otherwise every instance would leave it at once
-    const ready = (options.ready?.() ?? true) && (feed === undefined || feed.ready || !database)
-    const body = {
-      ready,
-      database: database ? 'up' : 'down',
-      environments: options.hub.environments().length,
-      ...(feed !== undefined && { feed: { connected: feed.connected, behind: feed.behind } }),
-    }
-    return c.json(body, ready ? 200 : 503)
-  })
-
-  const admin = new Hono<AppEnv>()
-  const limit = bodyLimit({
-    maxSize: BODY_LIMIT,
-    onError: () => {
-      throw new VaneError('payload_too_large', `request bodies are limited to ${BODY_LIMIT} bytes`)
+  const version = options.version ?? '0.1.0'
+  return assembleApp({
+    hub: options.hub,
+    delivery: options.delivery,
+    tokens: options.tokens,
+    store: options.store,
+    publicUrl: options.publicUrl,
+    ...(options.onEvaluate !== undefined && { onEvaluate: options.onEvaluate }),
+    health: { version },
+    readiness: async () => {
+      const feed = options.feedState?.()
+      const database = await options.store.ping().catch(() => false)
+      // a feed cut off because the database is down misses nothing (nobody can write): like the database itself,
+      // that keeps the instance in rotation, serving from memory; otherwise every instance would leave it at once
+      const ready = (options.ready?.() ?? true) && (feed === undefined || feed.ready || !database)
+      const body = {
+        ready,
+        database: database ? 'up' : 'down',
+        environments: options.hub.environments().length,
+        ...(feed !== undefined && { feed: { connected: feed.connected, behind: feed.behind } }),
+      }
+      return { ready, body }
     },
+    keys: options.auth,
+    origins: keyTableOrigins({ store: options.store }),
+    evaluationRateLimit: options.evaluationRateLimit,
+    mount: (app) => {
+      const admin = new Hono<AppEnv>()
+      const limit = bodyLimit({
+        maxSize: BODY_LIMIT,
+        onError: () => {
+          throw new VaneError('payload_too_large', `request bodies are limited to ${BODY_LIMIT} bytes`)
+        },
+      })
+      // member uploads carry their own, larger limit (matched exactly: a flag may be called "members")
+      admin.use((c, next) => (/^\/admin\/v1\/cohorts\/[^/]+\/members$/.test(c.req.path) ? next() : limit(c, next)))
+      admin.use(requireKey({ auth: options.auth, kinds: ['admin'] }))
+      admin.use(rateLimit(options.rateLimit ?? { perSecond: 100, burst: 200 }))
+      admin.route('/', environmentRoutes(options))
+      admin.route('/', flagRoutes(options))
+      admin.route('/', targetingRoutes(options))
+      admin.route('/', cohortRoutes(options))
+      admin.route('/', keyRoutes(options))
+      admin.route('/', auditRoutes(options))
+      admin.route('/', impactRoutes(options))
+      app.route('/admin/v1', openApiRoutes({ bodyLimit: BODY_LIMIT, version }))
+      app.route('/admin/v1', admin)
+      // trigger URLs take no API key, so their bodies are capped before anything reads them
+      app.use('/hooks/*', limit)
+      app.route('/hooks/v1', hookRoutes(options))
+    },
+    sdk: outcomeRoutes(options),
+    knownError: (error) =>
+      isDatabaseDown(error)
+        ? new VaneError('unavailable', 'the database is unreachable; evaluation keeps serving', [], {
+            'Retry-After': '5',
+          })
+        : undefined,
+    onRequest: options.onRequest,
+    onUnexpectedError: options.onUnexpectedError,
+    extend: options.extend,
   })
-  // member uploads carry their own, larger limit (matched exactly: a flag may be called "members")
-  admin.use((c, next) => (/^\/admin\/v1\/cohorts\/[^/]+\/members$/.test(c.req.path) ? next() : limit(c, next)))
-  admin.use(requireKey({ auth: options.auth, kinds: ['admin'] }))
-  admin.use(rateLimit(options.rateLimit ?? { perSecond: 100, burst: 200 }))
-  admin.route('/', environmentRoutes(options))
-  admin.route('/', flagRoutes(options))
-  admin.route('/', targetingRoutes(options))
-  admin.route('/', cohortRoutes(options))
-  admin.route('/', keyRoutes(options))
-  admin.route('/', auditRoutes(options))
-  admin.route('/', impactRoutes(options))
-  app.route('/admin/v1', openApiRoutes({ bodyLimit: BODY_LIMIT, version: options.version ?? '0.1.0' }))
-  app.route('/admin/v1', admin)
-  // trigger URLs take no API key, so their bodies are capped before anything reads them
-  app.use('/hooks/*', limit)
-  app.route('/hooks/v1', hookRoutes(options))
-
-  // evaluation and streams: server and client keys, never the database on the hot path
-  const cors = evaluationCors({ store: options.store })
-  const evalLimit = rateLimit(options.evaluationRateLimit ?? { perSecond: 20_000, burst: 40_000 })
-  const anyKey = requireKey({ auth: options.auth, kinds: ['server', 'client'] })
-  const serverKey = requireKey({ auth: options.auth, kinds: ['server'] })
-  for (const path of ['/ofrep/*', '/client/*']) app.use(path, cors)
-  app.use('/ofrep/v1/evaluate/*', anyKey, checkOrigin(), evalLimit)
-  app.use('/client/v1/*', anyKey, checkOrigin(), evalLimit)
-  app.use('/sdk/v1/*', serverKey, evalLimit)
-  app.route('/ofrep/v1', ofrepRoutes(options))
-  app.route('/ofrep/v1', ofrepEventRoutes(options))
-  app.route('/sdk/v1', sdkRoutes(options))
-  app.route('/sdk/v1', outcomeRoutes(options))
-  app.route('/client/v1', clientRoutes(options))
-
-  options.extend?.(app)
-
-  app.notFound((c) => problem(c, new VaneError('not_found', `no route for ${c.req.method} ${c.req.path}`)))
-  app.onError((error, c) => {
-    if (isVaneError(error)) return problem(c, error)
-    if (isDatabaseDown(error))
-      return problem(
-        c,
-        new VaneError('unavailable', 'the database is unreachable; evaluation keeps serving', [], {
-          'Retry-After': '5',
-        }),
-      )
-    options.onUnexpectedError?.(error, c.get('requestId'))
-    return c.json({ title: 'Internal Server Error', status: 500, requestId: c.get('requestId') }, 500)
-  })
-  return app
 }
 
 const DOWN_CODES = new Set([

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { startRelay } from './relay.js'
-import { configFromEnv, startServer } from './runtime.js'
+import { configFromEnv } from './config.js'
+import { startRelay } from './relay/relay.js'
+import { startServer } from './runtime.js'
 
 const USAGE = 'Usage: vane serve [--upstream URL --sdk-key KEY]'
 const command = process.argv[2] ?? 'serve'

@@ -1,64 +1,18 @@
 import type { ServerType } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
-import { serveNode } from './adapters/node.js'
+import { createMetrics, observeApp } from './adapters/node/metrics.js'
+import { serveNode } from './adapters/node/serve.js'
 import { createApp } from './app.js'
+import type { ServerConfig } from './config.js'
 import { bootstrapAdminKey, KeyAuthenticator } from './control/keys.js'
 import { startOutcomePruning } from './control/outcomes.js'
 import { Delivery } from './delivery/delivery.js'
 import { StreamTokens } from './delivery/tokens.js'
-import { type ChangeFeed, createLocalFeed } from './feed.js'
-import { EvaluatorHub } from './hub.js'
-import { createMetrics } from './metrics.js'
-import { PostgresFeed } from './pg-feed.js'
+import { type ChangeFeed, createLocalFeed } from './live/feed.js'
+import { EvaluatorHub } from './live/hub.js'
+import { PostgresFeed } from './live/pg-feed.js'
 import { openStore } from './storage/index.js'
 import type { Store } from './storage/repository.js'
-
-/** Where and how to run; read from the environment by the CLI. */
-export interface ServerConfig {
-  port: number
-  hostname: string
-  databaseUrl?: string
-  /** PostgreSQL schema (env `VANE_PG_SCHEMA`); lets deployments or test runs share one database. */
-  databaseSchema?: string
-  dataDir?: string
-  bootstrapAdminKey?: string
-  logLevel?: string
-  rateLimit?: { perSecond: number; burst: number }
-  /** The address clients use to reach this server, for the URLs it hands out. */
-  publicUrl?: string
-  /** Signs OFREP event-stream URLs; instances behind one load balancer must share it. Random per process if unset. */
-  streamSecret?: string
-  /** Milliseconds between stream heartbeats (env `VANE_HEARTBEAT_MS`); lower it behind proxies with short idle timeouts. Default 15 s. */
-  heartbeatMs?: number
-  /** Relay mode (`--upstream`, env `VANE_UPSTREAM`): mirror this upstream server instead of opening a database. */
-  upstream?: string
-  /** Relay mode: a server key of the environment to mirror (`--sdk-key`, env `VANE_SDK_KEY`). */
-  sdkKey?: string
-  /** Days of SDK outcome reports kept for the impact view (env `VANE_OUTCOME_RETENTION_DAYS`); 0 keeps them all. Default 30. */
-  outcomeRetentionDays?: number
-}
-
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const perSecond = Number(env.VANE_RATE_LIMIT ?? 100)
-  return {
-    port: Number(env.PORT ?? 8787),
-    hostname: env.HOST ?? '127.0.0.1',
-    ...(env.DATABASE_URL !== undefined && { databaseUrl: env.DATABASE_URL }),
-    ...(env.VANE_PG_SCHEMA !== undefined && { databaseSchema: env.VANE_PG_SCHEMA }),
-    ...(env.VANE_DATA_DIR !== undefined && { dataDir: env.VANE_DATA_DIR }),
-    ...(env.VANE_BOOTSTRAP_ADMIN_KEY !== undefined && { bootstrapAdminKey: env.VANE_BOOTSTRAP_ADMIN_KEY }),
-    ...(env.LOG_LEVEL !== undefined && { logLevel: env.LOG_LEVEL }),
-    ...(env.VANE_STREAM_SECRET !== undefined && { streamSecret: env.VANE_STREAM_SECRET }),
-    ...(env.VANE_PUBLIC_URL !== undefined && { publicUrl: env.VANE_PUBLIC_URL }),
-    ...(Number(env.VANE_HEARTBEAT_MS) > 0 && { heartbeatMs: Number(env.VANE_HEARTBEAT_MS) }),
-    ...(env.VANE_UPSTREAM !== undefined && { upstream: env.VANE_UPSTREAM }),
-    ...(env.VANE_SDK_KEY !== undefined && { sdkKey: env.VANE_SDK_KEY }),
-    ...(env.VANE_OUTCOME_RETENTION_DAYS !== undefined && {
-      outcomeRetentionDays: Number(env.VANE_OUTCOME_RETENTION_DAYS),
-    }),
-    rateLimit: { perSecond, burst: perSecond * 2 },
-  }
-}
 
 export interface RunningServer {
   url: string
@@ -79,7 +33,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(config.dataDir !== undefined && { VANE_DATA_DIR: config.dataDir }),
   })
   const local = createLocalFeed({ load: (env, after) => store.changesSince(env, after, 1000) })
-  const hub = new EvaluatorHub()
+  const hub = new EvaluatorHub({
+    onReloadFailed: (environment, error) =>
+      logger.warn({ err: error, environment }, 'reloading an environment after a gap in the change feed failed'),
+  })
   // on PostgreSQL, instances share the store: a write here is announced to the others after commit
   const shared =
     store.dialect === 'postgres' && config.databaseUrl !== undefined
@@ -133,15 +90,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       },
     }),
     ...(config.rateLimit !== undefined && { rateLimit: config.rateLimit }),
-    onRequest: (record) => {
-      metrics.observe(record)
-      logger.info({ req: record }, 'request')
-    },
-    onUnexpectedError: (error, requestId) => logger.error({ err: error, requestId }, 'unexpected error'),
-    extend: (app) =>
-      app.get('/metrics', async (c) =>
-        c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
-      ),
+    ...observeApp(metrics, logger),
   })
   let retentionDays = config.outcomeRetentionDays ?? 30
   if (!Number.isFinite(retentionDays) || retentionDays < 0) {

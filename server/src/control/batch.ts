@@ -1,9 +1,10 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api'
 import type { JsonValue } from '@vane/engine'
-import { compileSnapshot, type Evaluator, SnapshotValidationError } from '@vane/engine'
-import { VaneError } from '../errors.js'
-import type { ChangeFeed } from '../feed.js'
-import { changeToPatch, type EvaluatorHub, loadSnapshot } from '../hub.js'
+import { compileSnapshot, type Evaluator, type SnapshotValidationError } from '@vane/engine'
+import { VaneError } from '../http/errors.js'
+import type { ChangeFeed } from '../live/feed.js'
+import { type EvaluatorHub, loadSnapshot } from '../live/hub.js'
+import { changeToPatch } from '../live/patches.js'
 import type { AuditRecord, ChangeEntity, ChangeOp, ChangeRecord, Store, StoreTx } from '../storage/repository.js'
 
 const tracer = trace.getTracer('@vane/server')
@@ -102,7 +103,7 @@ export class WriteBatch {
     try {
       this.staged.set(environment, evaluator.apply(changeToPatch(change)))
     } catch (error) {
-      if (!(error instanceof SnapshotValidationError)) throw error
+      if (!isInvalidSnapshot(error)) throw error
       const issues = error.issues.map((i) => ({ pointer: map(i.pointer), message: i.message }))
       throw new VaneError('validation', `the change would leave ${environment} invalid`, issues)
     }
@@ -184,5 +185,13 @@ export function checkVersion(ifMatch: number | '*' | undefined, current: number 
   throw new VaneError(
     'precondition_failed',
     `${what} is at version ${current ?? 'none (it does not exist)'}, not ${ifMatch}: read it again, then retry`,
+  )
+}
+
+/** The engine's refusal of a snapshot, matched by its `code`: the engine may be another copy of the package. */
+function isInvalidSnapshot(error: unknown): error is SnapshotValidationError {
+  return (
+    (error as { code?: unknown } | null)?.code === 'INVALID_SNAPSHOT' &&
+    Array.isArray((error as { issues?: unknown }).issues)
   )
 }

@@ -1,6 +1,6 @@
 import type { JsonValue } from '@vane/engine'
-import { VaneError } from '../errors.js'
-import { toEngineCohort } from '../model.js'
+import { isVaneError, VaneError } from '../http/errors.js'
+import { toEngineCohort } from '../storage/engine-model.js'
 import type { CohortRecord, MemberList, StoreTx } from '../storage/repository.js'
 import { type Actor, bodyPointer, type ControlDeps, checkVersion, write } from './batch.js'
 import type { CohortInput, MembersInput } from './schemas.js'
@@ -77,7 +77,7 @@ export function deleteCohort(deps: ControlDeps, actor: Actor, key: string, ifMat
     try {
       for (const env of await tx.listEnvironments()) await batch.change(env.key, 'cohort', key, 'delete', null)
     } catch (error) {
-      if (error instanceof VaneError && error.code === 'validation')
+      if (isVaneError(error) && error.code === 'validation')
         throw new VaneError('conflict', `cohort "${key}" is still used; remove those references first`, error.issues)
       throw error
     }

@@ -1,6 +1,6 @@
 import { compileSnapshot, type JsonValue } from '@vane/engine'
-import { VaneError } from '../errors.js'
-import { loadSnapshot } from '../hub.js'
+import { VaneError } from '../http/errors.js'
+import { loadSnapshot } from '../live/hub.js'
 import type { EnvironmentRecord } from '../storage/repository.js'
 import { type Actor, type ControlDeps, write } from './batch.js'
 

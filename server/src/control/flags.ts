@@ -1,6 +1,6 @@
 import type { JsonValue } from '@vane/engine'
-import { VaneError } from '../errors.js'
-import { defaultConfig, toEngineFlag } from '../model.js'
+import { isVaneError, VaneError } from '../http/errors.js'
+import { defaultConfig, toEngineFlag } from '../storage/engine-model.js'
 import type { FlagConfigRecord, FlagRecord, StoreTx } from '../storage/repository.js'
 import { type Actor, bodyPointer, type ControlDeps, checkVersion, type WriteBatch, write } from './batch.js'
 import type { FlagDefinitionInput, TargetingInput } from './schemas.js'
@@ -92,7 +92,7 @@ export async function archiveFlag(deps: ControlDeps, actor: Actor, key: string, 
       for (const env of await tx.listEnvironments()) await batch.change(env.key, 'flag', key, 'delete', null)
     } catch (error) {
       // like a cohort in use: the conflict is with other flags, named in the issues
-      if (error instanceof VaneError && error.code === 'validation')
+      if (isVaneError(error) && error.code === 'validation')
         throw new VaneError(
           'conflict',
           `flag "${key}" is a prerequisite of other flags; remove those first`,

@@ -1,5 +1,5 @@
 import type { JsonValue } from '@vane/engine'
-import { VaneError } from '../errors.js'
+import { VaneError } from '../http/errors.js'
 import type { ApiKeyRecord, Store } from '../storage/repository.js'
 import { type Actor, type ControlDeps, write } from './batch.js'
 import type { KeyInput } from './schemas.js'

@@ -1,7 +1,7 @@
 import { DDSketch } from '@datadog/sketches-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OutcomeSeries } from '../storage/repository.js'
-import { createHarness, type Harness } from '../test-harness.js'
+import { createHarness, type Harness } from '../testing/harness.js'
 import { startOutcomePruning } from './outcomes.js'
 
 const DAY = 24 * 60 * 60_000

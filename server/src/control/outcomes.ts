@@ -1,7 +1,8 @@
 import { DDSketch } from '@datadog/sketches-js'
 import type { z } from 'zod'
-import { type ProblemIssue, VaneError } from '../errors.js'
-import type { EvaluatorHub } from '../hub.js'
+import { type ProblemIssue, VaneError } from '../http/errors.js'
+import type { EvaluatorHub } from '../live/hub.js'
+import type { OutcomeSeries, Store } from '../storage/repository.js'
 import {
   decodeSketch,
   encodeSketch,
@@ -9,8 +10,7 @@ import {
   mergeInto,
   SKETCH_RELATIVE_ACCURACY,
   SketchError,
-} from '../sketch.js'
-import type { OutcomeSeries, Store } from '../storage/repository.js'
+} from '../storage/sketch.js'
 import { requireEnvironment, requireFlag } from './flags.js'
 import {
   IMPACT_WINDOWS,

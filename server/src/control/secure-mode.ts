@@ -1,4 +1,4 @@
-import { VaneError } from '../errors.js'
+import { VaneError } from '../http/errors.js'
 import type { ApiKeyRecord } from '../storage/repository.js'
 import { constantTimeEqual, hmacHex } from './secrets.js'
 

@@ -1,5 +1,5 @@
 import type { JsonValue } from '@vane/engine'
-import { VaneError } from '../errors.js'
+import { VaneError } from '../http/errors.js'
 import type { StoreTx, TriggerRecord, TriggerTarget } from '../storage/repository.js'
 import { type Actor, type ControlDeps, write } from './batch.js'
 import { requireEnvironment, requireFlag } from './flags.js'

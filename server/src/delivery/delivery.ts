@@ -1,7 +1,8 @@
 import type { EvaluationResult, Evaluator } from '@vane/engine'
 import type { KeyAuthenticator } from '../control/keys.js'
-import type { ChangeFeed } from '../feed.js'
-import { changeToPatch, type EvaluatorHub } from '../hub.js'
+import type { ChangeFeed } from '../live/feed.js'
+import type { EvaluatorHub } from '../live/hub.js'
+import { changeToPatch } from '../live/patches.js'
 import type { ApiKeyRecord, ChangeRecord, Store } from '../storage/repository.js'
 import { affectedFlags } from './dependents.js'
 import { type CloseReason, encodeEvent, SseConnection } from './sse.js'
@@ -75,14 +76,14 @@ export interface DeliveryOptions {
   onPropagated?: (seconds: number) => void
 }
 
+/** The most changes a resume reads from the change log; further behind, a put is smaller. */
+const MAX_LOG_RESUME = 1024
+
 /**
  * Every open stream, per environment: fans each committed change out to the
  * streams of its environment, encoding it once for all server-SDK streams,
  * re-evaluating only affected flags for client streams.
  */
-/** The most changes a resume reads from the change log; further behind, a put is smaller. */
-const MAX_LOG_RESUME = 1024
-
 export class Delivery {
   private readonly subscribers = new Map<string, Set<Subscriber>>()
   private readonly recent = new Map<string, ChangeRecord[]>()

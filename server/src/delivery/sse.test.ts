@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SseReader } from '../test-sse.js'
+import { SseReader } from '../testing/sse-reader.js'
 import { type CloseReason, encodeEvent, HEARTBEAT, SSE_HEADERS, SseConnection, type SseSink } from './sse.js'
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)

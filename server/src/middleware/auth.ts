@@ -1,8 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
-import type { KeyAuthenticator } from '../control/keys.js'
-import type { AppEnv } from '../env.js'
-import { VaneError } from '../errors.js'
-import type { KeyKind } from '../storage/repository.js'
+import type { AppEnv } from '../http/env.js'
+import { VaneError } from '../http/errors.js'
+import type { ApiKeyRecord, KeyKind } from '../storage/repository.js'
 
 /** The secret from `Authorization: Bearer …` or `X-API-Key`. */
 export function readSecret(headers: Headers): string | undefined {
@@ -14,8 +13,20 @@ export function readSecret(headers: Headers): string | undefined {
   return headers.get('x-api-key')?.trim() || undefined
 }
 
+/**
+ * Where keys are looked up: the key table (`KeyAuthenticator`), or on a relay, which has none, the upstream
+ * (`relay/keys.ts`).
+ */
+export interface KeyStrategy {
+  /**
+   * The key behind `secret`, sent by a browser from `origin` (if any); undefined when it is unknown or revoked
+   * (401). Any other refusal (another environment, upstream unreachable) is thrown as a `VaneError`.
+   */
+  authenticate(secret: string, origin: string | undefined): Promise<ApiKeyRecord | undefined>
+}
+
 export interface RequireKeyOptions {
-  auth: KeyAuthenticator
+  auth: KeyStrategy
   /** Key kinds allowed through; others get 403. */
   kinds: readonly KeyKind[]
 }
@@ -27,7 +38,7 @@ export function requireKey(options: RequireKeyOptions): MiddlewareHandler<AppEnv
     const challenge = { 'WWW-Authenticate': 'Bearer realm="vane"' }
     if (secret === undefined)
       throw new VaneError('unauthorized', 'send an API key as "Authorization: Bearer <key>"', [], challenge)
-    const key = await options.auth.authenticate(secret)
+    const key = await options.auth.authenticate(secret, c.req.header('origin'))
     if (key === undefined) throw new VaneError('unauthorized', 'this API key is unknown or revoked', [], challenge)
     if (!options.kinds.includes(key.kind))
       throw new VaneError(

@@ -1,13 +1,44 @@
 import type { MiddlewareHandler } from 'hono'
-import type { AppEnv } from '../env.js'
-import { VaneError } from '../errors.js'
+import type { AppEnv } from '../http/env.js'
+import { VaneError } from '../http/errors.js'
 import type { Store } from '../storage/repository.js'
 
-export interface EvaluationCorsOptions {
-  store: Store
+/** Which origins a browser may read evaluation answers from before its key is known. */
+export interface OriginStrategy {
+  /**
+   * Whether some client key may allow `origin`: a preflight (which carries no key) from it is answered, and so are
+   * errors given before a key was known (401, 429), so that the page can read them.
+   */
+  mayAllow(origin: string): Promise<boolean>
+}
+
+export interface KeyTableOriginsOptions {
+  store: Pick<Store, 'listApiKeys'>
   /** How long the set of allowed origins is cached. */
   cacheMs?: number
   now?: () => number
+}
+
+/** The origins the client keys in the key table allow, re-read at most every `cacheMs` (10 s by default). */
+export function keyTableOrigins(options: KeyTableOriginsOptions): OriginStrategy {
+  const now = options.now ?? Date.now
+  let cached: { origins: Set<string>; at: number } | undefined
+  return {
+    async mayAllow(origin) {
+      if (cached === undefined || now() - cached.at >= (options.cacheMs ?? 10_000)) {
+        const keys = await options.store.listApiKeys()
+        const origins = new Set(
+          keys.filter((k) => k.kind === 'client' && k.revokedAt === null).flatMap((k) => k.allowedOrigins),
+        )
+        cached = { origins, at: now() }
+      }
+      return cached.origins.has(origin)
+    },
+  }
+}
+
+export interface EvaluationCorsOptions {
+  origins: OriginStrategy
 }
 
 const ALLOW_HEADERS = 'Authorization, Content-Type, X-API-Key, X-Vane-Hash, If-None-Match, Last-Event-ID'
@@ -15,22 +46,11 @@ const EXPOSE_HEADERS = 'ETag, Retry-After'
 
 /**
  * CORS for the evaluation endpoints. A preflight carries no key, so it is
- * answered for any origin some client key allows; the real request is then
+ * answered for any origin some client key may allow ({@link OriginStrategy}); the real request is then
  * held to its own key's `allowedOrigins`, and refused (403, no CORS headers)
  * from any other origin.
  */
 export function evaluationCors(options: EvaluationCorsOptions): MiddlewareHandler<AppEnv> {
-  const now = options.now ?? Date.now
-  let cached: { origins: Set<string>; at: number } | undefined
-  const knownOrigins = async (): Promise<Set<string>> => {
-    if (cached !== undefined && now() - cached.at < (options.cacheMs ?? 10_000)) return cached.origins
-    const keys = await options.store.listApiKeys()
-    const origins = new Set(
-      keys.filter((k) => k.kind === 'client' && k.revokedAt === null).flatMap((k) => k.allowedOrigins),
-    )
-    cached = { origins, at: now() }
-    return origins
-  }
   const allow = (headers: Headers, origin: string) => {
     headers.set('Access-Control-Allow-Origin', origin)
     headers.set('Access-Control-Expose-Headers', EXPOSE_HEADERS)
@@ -41,7 +61,7 @@ export function evaluationCors(options: EvaluationCorsOptions): MiddlewareHandle
     const origin = c.req.header('origin')
     if (origin === undefined) return next()
     if (c.req.method === 'OPTIONS') {
-      if (!(await knownOrigins()).has(origin)) return c.body(null, 403)
+      if (!(await options.origins.mayAllow(origin))) return c.body(null, 403)
       const headers = new Headers({
         'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
         'Access-Control-Allow-Headers': ALLOW_HEADERS,
@@ -54,7 +74,7 @@ export function evaluationCors(options: EvaluationCorsOptions): MiddlewareHandle
     const key = c.get('apiKey')
     if (key === undefined) {
       // errors before a key was known (401, 429): readable by pages some key allows
-      if (c.res.status >= 400 && (await knownOrigins()).has(origin)) allow(c.res.headers, origin)
+      if (c.res.status >= 400 && (await options.origins.mayAllow(origin))) allow(c.res.headers, origin)
       return
     }
     if (key.kind === 'client' && key.allowedOrigins.includes(origin)) allow(c.res.headers, origin)

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
-import type { AppEnv } from '../env.js'
-import { VaneError } from '../errors.js'
+import type { AppEnv } from '../http/env.js'
+import { VaneError } from '../http/errors.js'
 
 export interface RateLimitOptions {
   /** Sustained requests per second per key. */

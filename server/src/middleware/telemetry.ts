@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
-import type { AppEnv } from '../env.js'
+import type { AppEnv } from '../http/env.js'
 
 /** A finished request, as logs and metrics see it. */
 export interface RequestRecord {

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditRecord } from '../storage/repository.js'
-import { A, boolFlag, expectProblem, json } from '../test-api.js'
-import { createHarness, type Harness } from '../test-harness.js'
+import { A, boolFlag, expectProblem, json } from '../testing/api.js'
+import { createHarness, type Harness } from '../testing/harness.js'
 
 interface Page {
   items: AuditRecord[]

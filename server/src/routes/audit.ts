@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { auditQuery } from '../control/schemas.js'
-import type { AppEnv } from '../env.js'
-import { validate } from '../request.js'
+import type { AppEnv } from '../http/env.js'
+import { validate } from '../http/request.js'
 import type { RouteDeps } from './deps.js'
 
 export function auditRoutes(deps: RouteDeps) {

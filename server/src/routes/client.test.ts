@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { A, expectProblem } from '../test-api.js'
-import { ADMIN_SECRET, createHarness, type Harness } from '../test-harness.js'
-import { SseReader } from '../test-sse.js'
+import { A, expectProblem } from '../testing/api.js'
+import { ADMIN_SECRET, createHarness, type Harness } from '../testing/harness.js'
+import { SseReader } from '../testing/sse-reader.js'
 
 /** Opens `POST /client/v1/stream` for `context` and returns a reader on it. */
 async function openClient(h: Harness, secret: string, context: unknown, headers: Record<string, string> = {}) {

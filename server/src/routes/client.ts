@@ -2,11 +2,11 @@ import { Hono } from 'hono'
 import { checkSecureMode } from '../control/secure-mode.js'
 import { type ClientValue, clientValue, type Delivery } from '../delivery/delivery.js'
 import { encodeEvent } from '../delivery/sse.js'
-import { sseResponse } from '../delivery/sse-node.js'
-import type { AppEnv } from '../env.js'
-import { VaneError } from '../errors.js'
-import type { EvaluatorHub } from '../hub.js'
-import { evaluationBodyLimit, evaluatorFor, readEvaluationBody } from './ofrep.js'
+import type { AppEnv } from '../http/env.js'
+import { VaneError } from '../http/errors.js'
+import { evaluationBodyLimit, evaluatorFor, readEvaluationBody } from '../http/evaluation.js'
+import { sseResponse } from '../http/node-path.js'
+import type { EvaluatorHub } from '../live/hub.js'
 
 export interface ClientDeps {
   hub: EvaluatorHub

@@ -2,9 +2,9 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { changeMembers, deleteCohort, putCohort, requireCohort } from '../control/cohorts.js'
 import { cohortInput, membersInput } from '../control/schemas.js'
-import type { AppEnv } from '../env.js'
-import { VaneError } from '../errors.js'
-import { etag, ifMatch, readJson, validKey } from '../request.js'
+import type { AppEnv } from '../http/env.js'
+import { VaneError } from '../http/errors.js'
+import { etag, ifMatch, readJson, validKey } from '../http/request.js'
 import type { RouteDeps } from './deps.js'
 
 /** Member uploads may carry a million keys in one request. */

@@ -1,8 +1,8 @@
 import { Hono } from 'hono'
 import { archiveFlag, putFlag, requireFlag } from '../control/flags.js'
 import { flagDefinitionInput } from '../control/schemas.js'
-import type { AppEnv } from '../env.js'
-import { etag, ifMatch, readJson, validKey } from '../request.js'
+import type { AppEnv } from '../http/env.js'
+import { etag, ifMatch, readJson, validKey } from '../http/request.js'
 import type { RouteDeps } from './deps.js'
 
 export function flagRoutes(deps: RouteDeps) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { A, boolFlag, expectNoChange, expectProblem, json, mark, since } from '../test-api.js'
-import { createHarness, type Harness } from '../test-harness.js'
+import { A, boolFlag, expectNoChange, expectProblem, json, mark, since } from '../testing/api.js'
+import { createHarness, type Harness } from '../testing/harness.js'
 
 const ctx = { targetingKey: 'u1' }
 

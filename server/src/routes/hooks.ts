@@ -1,8 +1,8 @@
 import { Hono } from 'hono'
 import { triggerFireInput } from '../control/schemas.js'
 import { fireTrigger } from '../control/triggers.js'
-import type { AppEnv } from '../env.js'
-import { validate } from '../request.js'
+import type { AppEnv } from '../http/env.js'
+import { validate } from '../http/request.js'
 import type { RouteDeps } from './deps.js'
 
 /** Kill triggers: the secret in the URL is the credential, so alerting tools need no API key. */

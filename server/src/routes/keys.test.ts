@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { A, expectNoChange, expectProblem, json, mark, since } from '../test-api.js'
-import { ADMIN_SECRET, createHarness, type Harness } from '../test-harness.js'
+import { A, expectNoChange, expectProblem, json, mark, since } from '../testing/api.js'
+import { ADMIN_SECRET, createHarness, type Harness } from '../testing/harness.js'
 
 const ISO = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/)
 

@@ -1,8 +1,8 @@
 import { Hono } from 'hono'
 import { createKey, publicKey, revokeKey } from '../control/keys.js'
 import { keyInput } from '../control/schemas.js'
-import type { AppEnv } from '../env.js'
-import { readJson } from '../request.js'
+import type { AppEnv } from '../http/env.js'
+import { readJson } from '../http/request.js'
 import type { RouteDeps } from './deps.js'
 
 export function keyRoutes(deps: RouteDeps) {

@@ -3,8 +3,8 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openPostgresStore } from '../storage/postgres.js'
 import type { Store } from '../storage/repository.js'
-import { A, boolFlag, expectNoChange, expectProblem, json, mark, since } from '../test-api.js'
-import { createHarness, type Harness } from '../test-harness.js'
+import { A, boolFlag, expectNoChange, expectProblem, json, mark, since } from '../testing/api.js'
+import { createHarness, type Harness } from '../testing/harness.js'
 
 const url = process.env.VANE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const ISO = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/)

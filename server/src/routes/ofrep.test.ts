@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { StreamTokens } from '../delivery/tokens.js'
-import { A, expectProblem } from '../test-api.js'
-import { ADMIN_SECRET, createHarness, type Harness, STREAM_SECRET } from '../test-harness.js'
-import { SseReader } from '../test-sse.js'
+import { A, expectProblem } from '../testing/api.js'
+import { ADMIN_SECRET, createHarness, type Harness, STREAM_SECRET } from '../testing/harness.js'
+import { SseReader } from '../testing/sse-reader.js'
 
 /** OpenFeature resolution reasons (OFREP's schema lists a subset; providers pass any through). */
 const REASONS = ['STATIC', 'DEFAULT', 'TARGETING_MATCH', 'SPLIT', 'CACHED', 'DISABLED', 'UNKNOWN', 'STALE', 'ERROR']
@@ -208,6 +208,14 @@ describe('OFREP', () => {
         const answer = await json(res)
         expect(answer).toMatchObject({ key: flag, errorCode })
         expectFailureShape(answer)
+        // every OFREP error is built in one place, with the RFC 9457 members beside OFREP's
+        expect(answer).toMatchObject({
+          type: `urn:vane:problem:ofrep-${errorCode.toLowerCase()}`,
+          title: 'Evaluation failed',
+          status: 400,
+          detail: answer.errorDetails,
+        })
+        if (errorCode === 'TARGETING_KEY_MISSING') expect(answer.metadata).toEqual({ version: version(flag) })
       }
     })
   })

@@ -1,14 +1,14 @@
-import { type EvaluationResult, type Evaluator, murmur3, murmur3Finish, murmur3Round } from '@vane/engine'
-import { type Context, Hono, type MiddlewareHandler } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
+import { type EvaluationResult, murmur3, murmur3Finish, murmur3Round } from '@vane/engine'
+import { type Context, Hono } from 'hono'
 import { checkSecureMode } from '../control/secure-mode.js'
 import type { Delivery } from '../delivery/delivery.js'
 import { encodeEvent } from '../delivery/sse.js'
-import { headOnly, isNodeRequest, readNodeBody, sseResponse } from '../delivery/sse-node.js'
 import type { StreamTokens } from '../delivery/tokens.js'
-import type { AppEnv } from '../env.js'
-import { VaneError } from '../errors.js'
-import type { EvaluatorHub } from '../hub.js'
+import type { AppEnv } from '../http/env.js'
+import { VaneError } from '../http/errors.js'
+import { evaluationBodyLimit, evaluatorFor, readEvaluationBody } from '../http/evaluation.js'
+import { headOnly, sseResponse } from '../http/node-path.js'
+import type { EvaluatorHub } from '../live/hub.js'
 import type { Store } from '../storage/repository.js'
 
 export interface OfrepDeps {
@@ -22,75 +22,34 @@ export interface OfrepDeps {
   publicUrl?: string | undefined
 }
 
-const EVALUATION_BODY_LIMIT = 1024 * 1024
-const tooLarge = () =>
-  new VaneError('payload_too_large', `evaluation request bodies are limited to ${EVALUATION_BODY_LIMIT} bytes`)
-
-const honoBodyLimit = bodyLimit({
-  maxSize: EVALUATION_BODY_LIMIT,
-  onError: () => {
-    throw tooLarge()
-  },
-})
-
-/**
- * The other half of {@link readEvaluationBody}, which routes must read their body with: evaluation requests carry
- * one context, and bodies over 1 MiB (as on the admin API) are refused. Elsewhere this middleware refuses them
- * before they are read; on Node it lets the request through and `readEvaluationBody` enforces the limit while
- * reading straight from the IncomingMessage (hono's middleware would build a full fetch Request for every one).
- */
-export const evaluationBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
-  isNodeRequest(c) ? next() : honoBodyLimit(c, next)
-
-/** The body of an evaluation request as text, within the limit. */
-export async function readEvaluationBody(c: Context<AppEnv>): Promise<string> {
-  const text = isNodeRequest(c) ? await readNodeBody(c, EVALUATION_BODY_LIMIT) : await c.req.text()
-  if (text === undefined) throw tooLarge()
-  return text
-}
-
-/** The environment's evaluator for the request's key. */
-export function evaluatorFor(c: Context<AppEnv>, hub: EvaluatorHub): Evaluator {
-  const environment = c.get('apiKey').environment
-  if (environment === null) throw new VaneError('forbidden', 'evaluate with a server or client key of one environment')
-  const evaluator = hub.get(environment)
-  if (evaluator === undefined) throw new VaneError('unavailable', `environment "${environment}" is not loaded`)
-  return evaluator
-}
-
-/** OFREP error bodies keep the protocol's fields, plus RFC 9457's so every error reads the same. */
-function ofrepError(status: 400 | 404, key: string | undefined, errorCode: string, errorDetails: string): Response {
-  const body = {
-    ...(key !== undefined && { key }),
-    errorCode,
-    errorDetails,
-    type: `urn:vane:problem:ofrep-${errorCode.toLowerCase()}`,
-    title: status === 404 ? 'Flag not found' : 'Evaluation failed',
-    status,
-    detail: errorDetails,
-  }
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
-}
+/** An OFREP evaluation error: OFREP's body, built with every other error answer (`http/errors.ts`). */
+const ofrepError = (
+  code: 'bad_request' | 'not_found',
+  key: string | undefined,
+  errorCode: string,
+  errorDetails: string,
+  metadata?: Record<string, string | number | boolean>,
+) => new VaneError(code, errorDetails, [], {}, { key, errorCode, metadata })
 
 /** The context from `{ "context": {...} }`; a missing context is an empty one. */
-async function readContext(c: Context<AppEnv>, key?: string): Promise<Record<string, unknown> | Response> {
+async function readContext(c: Context<AppEnv>, key?: string): Promise<Record<string, unknown>> {
   const text = await readEvaluationBody(c)
   let body: unknown
   try {
     body = text.trim() === '' ? {} : JSON.parse(text)
   } catch (error) {
-    return ofrepError(
-      400,
+    throw ofrepError(
+      'bad_request',
       key,
       'PARSE_ERROR',
       `the body is not JSON: ${error instanceof Error ? error.message : error}`,
     )
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body))
-    return ofrepError(400, key, 'INVALID_CONTEXT', 'send {"context": {...}}')
+    throw ofrepError('bad_request', key, 'INVALID_CONTEXT', 'send {"context": {...}}')
   const context = (body as { context?: unknown }).context ?? {}
   if (typeof context !== 'object' || context === null || Array.isArray(context))
-    return ofrepError(400, key, 'INVALID_CONTEXT', '"context" must be an object')
+    throw ofrepError('bad_request', key, 'INVALID_CONTEXT', '"context" must be an object')
   return context as Record<string, unknown>
 }
 
@@ -156,19 +115,24 @@ export function ofrepRoutes(deps: OfrepDeps) {
       const key = c.req.param('key')
       const evaluator = evaluatorFor(c, deps.hub)
       const context = await readContext(c, key)
-      if (context instanceof Response) return context
       if (c.get('apiKey').secureModeSecret) await secureMode(c, context)
       const result = evaluator.evaluate(key, context)
       deps.onEvaluate?.('ofrep', 1)
       if (result.errorCode === 'FLAG_NOT_FOUND')
-        return ofrepError(404, key, 'FLAG_NOT_FOUND', `flag "${key}" not found`)
-      if (result.errorCode !== undefined) return c.json(failure(key, result), 400)
+        throw ofrepError('not_found', key, 'FLAG_NOT_FOUND', `flag "${key}" not found`)
+      if (result.errorCode !== undefined)
+        throw ofrepError(
+          'bad_request',
+          key,
+          result.errorCode,
+          result.errorMessage ?? result.errorCode,
+          result.flagVersion === undefined ? undefined : { version: result.flagVersion },
+        )
       return c.json(success(key, result, evaluator.environment))
     })
     .post('/evaluate/flags', evaluationBodyLimit, async (c) => {
       const evaluator = evaluatorFor(c, deps.hub)
       const context = await readContext(c)
-      if (context instanceof Response) return context
       if (c.get('apiKey').secureModeSecret) await secureMode(c, context)
       const parts: string[] = []
       // a 64-bit fingerprint of the entries in order: derived from what this context gets,

@@ -1,7 +1,7 @@
 import { DDSketch } from '@datadog/sketches-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { A, expectProblem, json } from '../test-api.js'
-import { createHarness, type Harness } from '../test-harness.js'
+import { A, expectProblem, json } from '../testing/api.js'
+import { createHarness, type Harness } from '../testing/harness.js'
 
 const MINUTE = 60_000
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64')

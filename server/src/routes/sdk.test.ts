@@ -2,11 +2,11 @@ import { join } from 'node:path'
 import type { JsonValue } from '@vane/engine'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { changeToPatch } from '../hub.js'
+import { changeToPatch } from '../live/patches.js'
 import type { ChangeRecord } from '../storage/repository.js'
-import { A, expectProblem } from '../test-api.js'
-import { ADMIN_SECRET, createHarness, type Harness } from '../test-harness.js'
-import { SseReader } from '../test-sse.js'
+import { A, expectProblem } from '../testing/api.js'
+import { ADMIN_SECRET, createHarness, type Harness } from '../testing/harness.js'
+import { SseReader } from '../testing/sse-reader.js'
 
 /** Reads SSE text from a response body until `until` holds or the time runs out. */
 async function readUntil(body: ReadableStream<Uint8Array>, until: (text: string) => boolean, ms = 2000) {

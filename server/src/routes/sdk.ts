@@ -1,10 +1,11 @@
 import { Hono } from 'hono'
 import type { Delivery } from '../delivery/delivery.js'
 import { encodeEvent } from '../delivery/sse.js'
-import { headOnly, sseResponse } from '../delivery/sse-node.js'
-import type { AppEnv } from '../env.js'
-import { changeToPatch, type EvaluatorHub } from '../hub.js'
-import { evaluatorFor } from './ofrep.js'
+import type { AppEnv } from '../http/env.js'
+import { evaluatorFor } from '../http/evaluation.js'
+import { headOnly, sseResponse } from '../http/node-path.js'
+import type { EvaluatorHub } from '../live/hub.js'
+import { changeToPatch } from '../live/patches.js'
 
 export interface SdkDeps {
   hub: EvaluatorHub

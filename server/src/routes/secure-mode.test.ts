@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { A, expectProblem, json } from '../test-api.js'
-import { createHarness, type Harness } from '../test-harness.js'
+import { A, expectProblem, json } from '../testing/api.js'
+import { createHarness, type Harness } from '../testing/harness.js'
 
 const ORIGIN = 'https://app.example.com'
 

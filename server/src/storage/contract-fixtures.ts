@@ -6,8 +6,12 @@ import type {
   EnvironmentRecord,
   FlagConfigRecord,
   FlagRecord,
+  Store,
   TriggerRecord,
 } from './repository.js'
+
+/** The store under test, fresh (empty, migrated) for every test. */
+export type CurrentStore = () => Store
 
 export const DUPLICATE = { name: 'StoreError', code: 'DUPLICATE_KEY' }
 export const MISSING = { name: 'StoreError', code: 'MISSING_REFERENCE' }

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest'
-import type { CurrentStore } from './contract.js'
+import type { CurrentStore } from './contract-fixtures.js'
 import { apiKey, DUPLICATE, environment, flag, MISSING, T2, T3, trigger } from './contract-fixtures.js'
 
 export function keyContract(store: CurrentStore): void {

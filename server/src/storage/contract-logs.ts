@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest'
-import type { CurrentStore } from './contract.js'
+import type { CurrentStore } from './contract-fixtures.js'
 import { audit, change, DUPLICATE, environment, MISSING, T1, T2, T3 } from './contract-fixtures.js'
 
 export function logContract(store: CurrentStore): void {

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest'
-import type { CurrentStore } from './contract.js'
+import type { CurrentStore } from './contract-fixtures.js'
 import { cohort, MISSING } from './contract-fixtures.js'
 
 const MILLION = 1_000_000

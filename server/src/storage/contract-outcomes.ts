@@ -1,9 +1,9 @@
 import { DDSketch } from '@datadog/sketches-js'
 import { expect, it } from 'vitest'
-import { decodeSketch } from '../sketch.js'
-import type { CurrentStore } from './contract.js'
+import type { CurrentStore } from './contract-fixtures.js'
 import { environment, MISSING } from './contract-fixtures.js'
 import type { OutcomeRecord, OutcomeSeries } from './repository.js'
+import { decodeSketch } from './sketch.js'
 
 const W1 = '2025-01-02T03:04:00.000Z'
 const W2 = '2025-01-02T03:05:00.000Z'

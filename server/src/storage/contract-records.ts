@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest'
-import type { CurrentStore } from './contract.js'
+import type { CurrentStore } from './contract-fixtures.js'
 import { cohort, DUPLICATE, environment, flag, flagConfig, MISSING, T1, T2 } from './contract-fixtures.js'
 
 export function recordContract(store: CurrentStore): void {

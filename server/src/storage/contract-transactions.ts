@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest'
-import type { CurrentStore } from './contract.js'
+import type { CurrentStore } from './contract-fixtures.js'
 import { audit, change, cohort, environment, flag } from './contract-fixtures.js'
 
 export function transactionContract(store: CurrentStore): void {

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeEach, describe } from 'vitest'
+import type { CurrentStore } from './contract-fixtures.js'
 import { keyContract } from './contract-keys.js'
 import { logContract } from './contract-logs.js'
 import { cohortMemberContract } from './contract-members.js'
@@ -6,9 +7,6 @@ import { outcomeContract } from './contract-outcomes.js'
 import { recordContract } from './contract-records.js'
 import { transactionContract } from './contract-transactions.js'
 import type { Store } from './repository.js'
-
-/** The store under test, fresh (empty, migrated) for every test. */
-export type CurrentStore = () => Store
 
 /**
  * Registers the suite every Store implementation must pass, the way drizzle's `sqlite-common.ts` is run by

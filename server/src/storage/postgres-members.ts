@@ -1,9 +1,14 @@
 import { type SQL, sql } from 'drizzle-orm'
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
+import type { PgTransaction } from 'drizzle-orm/pg-core'
 import { constraintCode } from './errors.js'
-import type { PgDb } from './postgres-tx.js'
 import { chunks } from './query-helpers.js'
 import type { MemberList } from './repository.js'
 import { cohortMembers } from './schema.pg.js'
+
+/** A drizzle node-postgres database (the pool) or one of its transactions: what the PostgreSQL operations run on. */
+// biome-ignore lint/suspicious/noExplicitAny: drizzle's transaction type carries query-result generics we never use
+export type PgDb = NodePgDatabase | PgTransaction<any, any, any>
 
 // One JSON text parameter per chunk: JSON.stringify is native, while node-postgres escapes the elements of
 // a text[] parameter one by one in JavaScript, which measured slower.

@@ -1,14 +1,9 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, min, sql } from 'drizzle-orm'
-import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
-import type { PgTransaction } from 'drizzle-orm/pg-core'
 import { missingParent } from './errors.js'
-import { addMembers, removeMembers } from './postgres-members.js'
+import { addMembers, type PgDb, removeMembers } from './postgres-members.js'
 import { auditWhere, chunks, keepFirst, mergeOutcomes, outcomeWindow, sortOutcomes } from './query-helpers.js'
 import type { StoreTx } from './repository.js'
 import * as t from './schema.pg.js'
-
-// biome-ignore lint/suspicious/noExplicitAny: drizzle's transaction type carries query-result generics we never use
-export type PgDb = NodePgDatabase | PgTransaction<any, any, any>
 
 /** StoreTx over a drizzle node-postgres database (the pool) or one of its transactions. */
 export function postgresOps(db: PgDb): StoreTx {

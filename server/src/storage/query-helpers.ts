@@ -1,7 +1,7 @@
 import { and, type Column, eq, gte, lt, type SQL, sql } from 'drizzle-orm'
-import { encodeSketch, mergeSketches } from '../sketch.js'
 import { isoTimestamp } from './iso-timestamp.js'
 import type { AuditQuery, OutcomeRecord, OutcomeSeries } from './repository.js'
+import { encodeSketch, mergeSketches } from './sketch.js'
 
 export function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size)

@@ -3,8 +3,8 @@
  * 5xx), pointing at the field at fault when there is one, and changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { A, boolFlag, expectNoChange, expectProblem, json } from './test-api.js'
-import { createHarness, type Harness } from './test-harness.js'
+import { A, boolFlag, expectNoChange, expectProblem, json } from '../testing/api.js'
+import { createHarness, type Harness } from '../testing/harness.js'
 
 const P = `${A}/environments/production/flags/bool`
 const ok = { enabled: true, offVariant: 'off', fallthrough: { variant: 'on' } }

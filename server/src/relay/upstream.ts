@@ -1,8 +1,8 @@
 import { compileSnapshot, type SnapshotPatch } from '@vane/engine'
 import { defaultPlatform, type SseEvent, StreamClient } from '@vane/sdk-core'
-import type { ChangeFeed, ChangeListener } from './feed.js'
-import type { EvaluatorHub } from './hub.js'
-import type { ChangeRecord } from './storage/repository.js'
+import type { ChangeFeed, ChangeListener } from '../live/feed.js'
+import type { EvaluatorHub } from '../live/hub.js'
+import { patchToChange } from '../live/patches.js'
 
 /** The relay's feed: changes arrive already in order (one upstream stream), and a fresh `put` may move it back. */
 export interface RelayFeed extends ChangeFeed {
@@ -35,24 +35,6 @@ export function createRelayFeed(): RelayFeed {
     // nothing to read: there is no change log; the upstream stream is the only source
     catchUp: async () => {},
   }
-}
-
-/** A patch from the upstream stream as the change record the local feed and Delivery carry (`changeToPatch` inverts it). */
-export function patchToChange(
-  environment: string,
-  version: number,
-  patch: SnapshotPatch,
-  createdAt: string,
-): ChangeRecord {
-  const base = { environment, version, key: patch.key, createdAt }
-  if (patch.op === 'delete') return { ...base, entity: patch.kind, op: 'delete', payload: null }
-  if (patch.op === 'members') {
-    const { op: _op, kind: _kind, key: _key, version: _version, ...delta } = patch
-    return { ...base, entity: 'cohort', op: 'members', payload: JSON.parse(JSON.stringify(delta)) }
-  }
-  if (patch.kind === 'cohort' && patch.keepMembers === true)
-    return { ...base, entity: 'cohort', op: 'define', payload: patch.value as never }
-  return { ...base, entity: patch.kind, op: 'put', payload: patch.value as never }
 }
 
 /** What `/readyz` and the logs report about the upstream. */

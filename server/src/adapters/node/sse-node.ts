@@ -1,62 +1,12 @@
 /**
  * The Node fast path for streams: under @hono/node-server (through {@link nodeStreamFetch}) a stream writes its
  * head and events straight to Node's `ServerResponse`, without a Web `ReadableStream`, its reader promises or the
- * adapter's pump; and evaluation bodies are read straight from the `IncomingMessage` ({@link readNodeBody}), which
- * the stream path relies on (a Request whose body hono read would stay alive with the stream). Only types come
- * from Node: this module loads on any runtime, where {@link sseResponse} answers with the Web-standard body instead.
+ * adapter's pump. Routes hand their connection over through `http/node-path.ts`.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Context } from 'hono'
-import { SSE_HEADERS, type SseConnection, type SseSink } from './sse.js'
-
-/** The header by which a handler tells @hono/node-server that it wrote the response itself (its `X_ALREADY_SENT`). */
-const ALREADY_SENT = 'x-hono-already-sent'
-
-/** `c.env` under @hono/node-server, with the slot {@link nodeStreamFetch} adds. */
-export interface NodeBindings {
-  incoming: IncomingMessage
-  outgoing: ServerResponse
-  /** `null`: streams may take the Node path; a connection: the stream to start once the response is final. */
-  sse?: SseConnection | null | undefined
-}
-
-function nodeBindings(c: Context): NodeBindings | undefined {
-  const env = c.env as Partial<NodeBindings> | undefined
-  return env?.sse === null && env.incoming !== undefined && env.outgoing !== undefined
-    ? (env as NodeBindings)
-    : undefined
-}
-
-/** Whether this request may take the Node path (it came through {@link nodeStreamFetch}). */
-export function isNodeRequest(c: Context): boolean {
-  return nodeBindings(c) !== undefined
-}
-
-/**
- * The response for a stream. On the Node path it is only a marker: middleware still adds its headers to it (CORS
- * does so after the handler), and {@link nodeStreamFetch} writes the head and attaches the connection to Node's
- * response once the app has returned it.
- */
-export function sseResponse(c: Context, connection: SseConnection): Response {
-  // routes answer HEAD before opening (headOnly); should one not, nothing would ever read this stream
-  if (c.req.method === 'HEAD') {
-    connection.close('client')
-    return new Response(null, { headers: SSE_HEADERS })
-  }
-  const node = nodeBindings(c)
-  if (node === undefined) return new Response(connection.body, { headers: SSE_HEADERS })
-  node.sse = connection
-  return new Response(null, { headers: { ...SSE_HEADERS, [ALREADY_SENT]: 'true' } })
-}
-
-/**
- * A stream route's answer to HEAD, which hono sends to the GET handler (and drops the body of): the headers
- * alone, checked before anything subscribes or primes a stream nobody would read.
- */
-export function headOnly(c: Context): Response | undefined {
-  return c.req.method === 'HEAD' ? new Response(null, { headers: SSE_HEADERS }) : undefined
-}
+import type { SseConnection, SseSink } from '../../delivery/sse.js'
+import { ALREADY_SENT, type NodeBindings } from '../../http/node-path.js'
 
 /** A Web-standard fetch handler taking @hono/node-server's bindings, such as a hono app's. */
 export type NodeFetch<E> = (request: Request, env: E) => Response | Promise<Response>
@@ -214,45 +164,4 @@ function startNodeStream(
   res.flushHeaders()
   connection.attach(new NodeSink(res, socket, connection), true)
   socket.uncork()
-}
-
-/** One decoder for every body: a decode call keeps no state between calls. */
-const utf8 = new TextDecoder()
-
-/**
- * A request body read straight from the `IncomingMessage`, as UTF-8 text: asking hono for it builds a full fetch
- * `Request` over a web stream of the socket, which a stream's response would then keep alive. Undefined when it is
- * longer than `maxBytes`.
- */
-export function readNodeBody(c: Context, maxBytes: number): Promise<string | undefined> {
-  const incoming = (nodeBindings(c) as NodeBindings).incoming
-  const declared = incoming.headers['transfer-encoding'] === undefined ? incoming.headers['content-length'] : undefined
-  if (declared !== undefined && Number(declared) > maxBytes) return Promise.resolve(undefined)
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const done = (result?: string, error?: Error) => {
-      incoming.removeListener('data', onData)
-      incoming.removeListener('end', onEnd)
-      incoming.removeListener('error', onError)
-      incoming.removeListener('close', onEnd)
-      if (error !== undefined) reject(error)
-      else resolve(result)
-    }
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength
-      // what is left is drained by the adapter once the answer is sent
-      if (size > maxBytes) done(undefined)
-      else chunks.push(chunk)
-    }
-    const onEnd = () => {
-      if (!incoming.complete) done(undefined, new Error('the client went away before sending the whole body'))
-      else done(utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)))
-    }
-    const onError = (error: Error) => done(undefined, error)
-    incoming.on('data', onData)
-    incoming.on('end', onEnd)
-    incoming.on('error', onError)
-    incoming.on('close', onEnd)
-  })
 }

@@ -2,11 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
-import { BODY_LIMIT } from '../app.js'
-import * as input from '../control/schemas.js'
-import { createHarness, type Harness } from '../test-harness.js'
+import { BODY_LIMIT } from '../../app.js'
+import * as input from '../../control/schemas.js'
+import { createHarness, type Harness } from '../../testing/harness.js'
 import { renderDocsMarkdown, resolve } from './docs-page.js'
-import { buildOpenApiDocument, type JsonSchema, type Method, type OpenApiDocument } from './openapi.js'
+import { buildOpenApiDocument } from './document.js'
+import type { JsonSchema, Method, OpenApiDocument } from './types.js'
 
 /** Mounted by the Node runtime (`runtime.ts`, through `extend`), so absent from a bare `createApp`. */
 const RUNTIME_ROUTES = new Set(['get /metrics'])
@@ -223,7 +224,7 @@ describe('OpenAPI document', () => {
   })
 
   it('is the reference in docs/admin-api.md (VANE_UPDATE_DOCS=1 rewrites it)', () => {
-    const file = fileURLToPath(new URL('../../../docs/admin-api.md', import.meta.url))
+    const file = fileURLToPath(new URL('../../../../docs/admin-api.md', import.meta.url))
     const [start, end] = ['<!-- reference:start (generated from the OpenAPI document) -->', '<!-- reference:end -->']
     const markdown = readFileSync(file, 'utf8')
     const from = markdown.indexOf(start)
@@ -236,7 +237,7 @@ describe('OpenAPI document', () => {
     else
       expect(
         normalise(current),
-        'docs/admin-api.md is stale: run VANE_UPDATE_DOCS=1 npx vitest run server/src/routes/openapi.test.ts',
+        'docs/admin-api.md is stale: run VANE_UPDATE_DOCS=1 npx vitest run server/src/routes/openapi/document.test.ts',
       ).toBe(normalise(generated))
   })
 })

@@ -1,7 +1,7 @@
 import { murmur3 } from '@vane/engine'
-import { constantTimeEqual, hashSecret, secretPrefix } from './control/secrets.js'
-import { VaneError } from './errors.js'
-import type { ApiKeyRecord } from './storage/repository.js'
+import { constantTimeEqual, hashSecret, secretPrefix } from '../control/secrets.js'
+import { VaneError } from '../http/errors.js'
+import type { ApiKeyRecord } from '../storage/repository.js'
 
 /** The answer for one secret (and origin): a key, or why not. */
 export interface KeyVerdict {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import type { ChangeRecord } from '../storage/repository.js'
 import { createLocalFeed } from './feed.js'
-import type { ChangeRecord } from './storage/repository.js'
 
 const change = (environment: string, version: number): ChangeRecord => ({
   environment,

@@ -1,5 +1,8 @@
+import type { Hono } from 'hono'
+import type { Logger } from 'pino'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import type { RequestRecord } from './middleware/telemetry.js'
+import type { AppEnv } from '../../http/env.js'
+import type { RequestRecord } from '../../middleware/telemetry.js'
 
 /** Prometheus metrics of one server process. */
 export function createMetrics() {
@@ -101,5 +104,21 @@ export function createMetrics() {
         adminWriteDuration.observe({ route: record.route }, record.durationMs / 1000)
       }
     },
+  }
+}
+
+/** How a process on Node watches its app: each request counted and logged, unexpected errors logged, `/metrics`. */
+export function observeApp(metrics: ReturnType<typeof createMetrics>, logger: Logger) {
+  return {
+    onRequest: (record: RequestRecord) => {
+      metrics.observe(record)
+      logger.info({ req: record }, 'request')
+    },
+    onUnexpectedError: (error: unknown, requestId: string) =>
+      logger.error({ err: error, requestId }, 'unexpected error'),
+    extend: (app: Hono<AppEnv>) =>
+      app.get('/metrics', async (c) =>
+        c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+      ),
   }
 }

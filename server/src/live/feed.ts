@@ -1,4 +1,4 @@
-import type { ChangeRecord } from './storage/repository.js'
+import type { ChangeRecord } from '../storage/repository.js'
 
 export type ChangeListener = (change: ChangeRecord) => void
 

@@ -7,6 +7,7 @@ function pointer(path: readonly PropertyKey[]): string {
   return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
 }
 
+/** Zod's issues as problem+json issues, each with an RFC 6901 JSON Pointer. */
 export function zodIssues(error: z.ZodError): ProblemIssue[] {
   return error.issues.flatMap((i) =>
     // zod reports unknown fields at their parent; point at each field instead
@@ -35,7 +36,7 @@ function nestsDeeperThan(text: string, limit: number): boolean {
   return false
 }
 
-/** Parses and validates a JSON body: 415 for another media type, 400 for broken JSON, 422 listing every bad field. */
+/** Escapes JSON text may carry that PostgreSQL's text and jsonb cannot store: NUL, and unpaired surrogates. */
 const UNSTORABLE =
   /\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}/
 
@@ -50,6 +51,7 @@ function unstorablePaths(value: unknown, path: (string | number)[]): (string | n
   return Object.entries(value).flatMap(([k, v]) => (badText(k) ? [[...path, k]] : unstorablePaths(v, [...path, k])))
 }
 
+/** Parses and validates a JSON body: 415 for another media type, 400 for broken JSON, 422 listing every bad field. */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const type = c.req.header('content-type') ?? ''
   if (!/^application\/(.+\+)?json\b/i.test(type))
@@ -76,6 +78,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   return validate(schema, body)
 }
 
+/** Validates a value against a schema: 422 listing every bad field (pointers into `what`). */
 export function validate<S extends z.ZodType>(schema: S, value: unknown, what = 'the request body'): z.infer<S> {
   const parsed = schema.safeParse(value)
   if (!parsed.success)

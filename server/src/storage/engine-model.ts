@@ -1,5 +1,5 @@
 import type { Cohort, Flag } from '@vane/engine'
-import type { CohortMembers, CohortRecord, FlagConfigRecord, FlagRecord } from './storage/repository.js'
+import type { CohortMembers, CohortRecord, FlagConfigRecord, FlagRecord } from './repository.js'
 
 /** Targeting of a flag in an environment that was never configured: off, serving its off variant. */
 export function defaultConfig(flag: FlagRecord, environment: string): FlagConfigRecord {

@@ -4,7 +4,7 @@
  * docs/admin-api.md. Both show the same thing: every operation with its
  * parameters, body and responses, then every schema.
  */
-import type { JsonSchema, Method, OpenApiDocument, Operation, Parameter, ResponseObject } from './openapi.js'
+import type { JsonSchema, Method, OpenApiDocument, Operation, Parameter, ResponseObject } from './types.js'
 
 const METHODS: Method[] = ['get', 'put', 'post', 'delete']
 

@@ -4,8 +4,8 @@
  */
 import { DDSketch } from '@datadog/sketches-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { A, boolFlag, json } from './test-api.js'
-import { ADMIN_SECRET, createHarness, type Harness } from './test-harness.js'
+import { A, boolFlag, json } from '../testing/api.js'
+import { ADMIN_SECRET, createHarness, type Harness } from '../testing/harness.js'
 
 type Kind = 'admin' | 'server' | 'server-other-env' | 'client' | 'none' | 'revoked-admin' | 'malformed' | 'x-api-key'
 const KINDS: Kind[] = [

@@ -1,7 +1,7 @@
 import pg from 'pg'
+import type { ChangeRecord, Store } from '../storage/repository.js'
 import type { ChangeFeed } from './feed.js'
 import type { EvaluatorHub } from './hub.js'
-import type { ChangeRecord, Store } from './storage/repository.js'
 
 export interface PostgresFeedOptions {
   url: string

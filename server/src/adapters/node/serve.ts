@@ -1,5 +1,5 @@
 import { type ServerType, serve } from '@hono/node-server'
-import { nodeStreamFetch } from '../delivery/sse-node.js'
+import { nodeStreamFetch } from './sse-node.js'
 
 /** Options for {@link serveNode}. */
 export interface ServeNodeOptions {

@@ -1,4 +1,4 @@
-import type { ApiKeyRecord } from './storage/repository.js'
+import type { ApiKeyRecord } from '../storage/repository.js'
 
 /** Hono's typed context variables for every route. */
 export interface AppEnv {

@@ -4,8 +4,8 @@
  * left behind (environment versions, audit entries, the hub).
  */
 import { expect } from 'vitest'
-import type { AuditRecord, EnvironmentRecord } from './storage/repository.js'
-import type { Harness } from './test-harness.js'
+import type { AuditRecord, EnvironmentRecord } from '../storage/repository.js'
+import type { Harness } from './harness.js'
 
 export const A = '/admin/v1'
 

@@ -1,7 +1,8 @@
-import { compileSnapshot, type Evaluator, type Snapshot, type SnapshotPatch } from '@vane/engine'
+import { compileSnapshot, type Evaluator, type Snapshot } from '@vane/engine'
+import { toEngineCohort, toEngineFlag } from '../storage/engine-model.js'
+import type { ChangeRecord, Store, StoreTx } from '../storage/repository.js'
 import type { ChangeFeed } from './feed.js'
-import { toEngineCohort, toEngineFlag } from './model.js'
-import type { ChangeRecord, Store, StoreTx } from './storage/repository.js'
+import { changeToPatch } from './patches.js'
 
 /** Reads one environment's full snapshot from the store. */
 export async function loadSnapshot(tx: StoreTx, environment: string): Promise<Snapshot> {
@@ -20,24 +21,23 @@ export async function loadSnapshot(tx: StoreTx, environment: string): Promise<Sn
   return snapshot
 }
 
-/** The patch a change record stands for, as the engine applies it. */
-export function changeToPatch(change: ChangeRecord): SnapshotPatch {
-  const { entity, key, version } = change
-  if (change.op === 'delete') return { op: 'delete', kind: entity, key, version }
-  if (change.op === 'members') return { op: 'members', kind: 'cohort', key, version, ...(change.payload as object) }
-  if (entity === 'flag') return { op: 'put', kind: 'flag', key, version, value: change.payload as never }
-  if (change.op === 'define')
-    return { op: 'put', kind: 'cohort', key, version, value: change.payload as never, keepMembers: true }
-  return { op: 'put', kind: 'cohort', key, version, value: change.payload as never }
-}
-
 /**
  * One compiled evaluator per environment, loaded at start-up and kept current
  * by applying each change as a patch; evaluation never touches the database.
  */
+export interface EvaluatorHubOptions {
+  /**
+   * A rebuild from the store after a gap in the feed failed (the database is down): the environment keeps its
+   * evaluator until a later change rebuilds it. Default: ignored.
+   */
+  onReloadFailed?: (environment: string, error: unknown) => void
+}
+
 export class EvaluatorHub {
   private readonly evaluators = new Map<string, Evaluator>()
   private store: Store | undefined
+
+  constructor(private readonly options: EvaluatorHubOptions = {}) {}
 
   /** Compiles every environment from the store and follows the feed from then on. */
   async load(store: Store, feed: ChangeFeed): Promise<void> {
@@ -76,7 +76,10 @@ export class EvaluatorHub {
     if (current !== undefined && change.version <= current.version) return
     if (current === undefined || change.version !== current.version + 1) {
       // a new environment, or a gap in the feed: rebuild from the store rather than guess
-      if (this.store !== undefined) void this.reload(this.store, change.environment).catch(() => {})
+      if (this.store !== undefined)
+        void this.reload(this.store, change.environment).catch((error: unknown) =>
+          this.options.onReloadFailed?.(change.environment, error),
+        )
       return
     }
     this.evaluators.set(change.environment, current.apply(changeToPatch(change)))

@@ -1,0 +1,44 @@
+/** What every evaluation and stream route (OFREP, SDK, client) reads from its request: the body, and the evaluator. */
+import type { Evaluator } from '@vane/engine'
+import type { Context, MiddlewareHandler } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import type { EvaluatorHub } from '../live/hub.js'
+import type { AppEnv } from './env.js'
+import { VaneError } from './errors.js'
+import { isNodeRequest, readNodeBody } from './node-path.js'
+
+const EVALUATION_BODY_LIMIT = 1024 * 1024
+const tooLarge = () =>
+  new VaneError('payload_too_large', `evaluation request bodies are limited to ${EVALUATION_BODY_LIMIT} bytes`)
+
+const honoBodyLimit = bodyLimit({
+  maxSize: EVALUATION_BODY_LIMIT,
+  onError: () => {
+    throw tooLarge()
+  },
+})
+
+/**
+ * The other half of {@link readEvaluationBody}, which routes must read their body with: evaluation requests carry
+ * one context, and bodies over 1 MiB (as on the admin API) are refused. Elsewhere this middleware refuses them
+ * before they are read; on Node it lets the request through and `readEvaluationBody` enforces the limit while
+ * reading straight from the IncomingMessage (hono's middleware would build a full fetch Request for every one).
+ */
+export const evaluationBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
+  isNodeRequest(c) ? next() : honoBodyLimit(c, next)
+
+/** The body of an evaluation request as text, within the limit. */
+export async function readEvaluationBody(c: Context<AppEnv>): Promise<string> {
+  const text = isNodeRequest(c) ? await readNodeBody(c, EVALUATION_BODY_LIMIT) : await c.req.text()
+  if (text === undefined) throw tooLarge()
+  return text
+}
+
+/** The environment's evaluator for the request's key. */
+export function evaluatorFor(c: Context<AppEnv>, hub: EvaluatorHub): Evaluator {
+  const environment = c.get('apiKey').environment
+  if (environment === null) throw new VaneError('forbidden', 'evaluate with a server or client key of one environment')
+  const evaluator = hub.get(environment)
+  if (evaluator === undefined) throw new VaneError('unavailable', `environment "${environment}" is not loaded`)
+  return evaluator
+}
