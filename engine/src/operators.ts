@@ -1,5 +1,5 @@
 import { RE2JS } from 're2js'
-import { parseDate } from './schema.js'
+import { parseDate } from './dates.js'
 import { compareSemver, parseSemver, parseSemverCached, type SemVer } from './semver.js'
 import type { Clause } from './types.js'
 

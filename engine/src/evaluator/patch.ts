@@ -1,7 +1,9 @@
 /** Applying patches to copied tables: only the changed entry is compiled, and only what it touches is checked. */
-import { SnapshotValidationError } from '../errors.js'
+
+import { type SnapshotIssue, SnapshotValidationError, toPointer } from '../errors.js'
 import { MemberSet } from '../members.js'
-import { cohortSchema, findCycles, flagSchema, referenceIssues, type SnapshotIssue, toPointer } from '../schema.js'
+import { findCycles, referenceIssues } from '../references.js'
+import { cohortSchema, flagSchema } from '../schema.js'
 import type { Clause, Cohort, Flag, SnapshotPatch } from '../types.js'
 import { Compiler } from './compile.js'
 import type { Tables } from './compiled.js'
