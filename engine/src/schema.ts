@@ -3,10 +3,10 @@
  * zod schemas for the flag model and `parseSnapshot`, which reports every
  * problem of a snapshot — shape, references, cycles — each with its JSON path.
  */
-import { RE2JS } from 're2js'
 import { z } from 'zod'
 import { parseDate } from './dates.js'
 import { type SnapshotIssue, toPointer } from './errors.js'
+import { patternProblem } from './patterns.js'
 import { checkReferences, keysOf } from './references.js'
 import { parseSemver } from './semver.js'
 import type { Clause, Cohort, Flag, JsonValue, Serve, Snapshot } from './types.js'
@@ -83,12 +83,7 @@ function checkClauseValues(clause: Clause, ctx: z.RefinementCtx): void {
       atLeastOne()
       each((v) => {
         if (typeof v !== 'string') return '"matches" takes RE2 patterns as strings'
-        try {
-          RE2JS.compile(v)
-          return undefined
-        } catch (error) {
-          return `invalid RE2 pattern: ${error instanceof Error ? error.message : String(error)}`
-        }
+        return patternProblem(v)
       })
       return
     case 'lt':
