@@ -154,18 +154,35 @@ export function patternProblem(pattern: string): string | undefined {
   return size > MAX_PATTERN_INSTRUCTIONS ? tooLarge(size) : undefined
 }
 
-/** Compiles a pattern that passed {@link patternProblem}, with its DFA cache held to {@link PATTERN_DFA_BYTES}. */
+/** The fields re2js's typings expose on a pattern's lazy DFA; no documented option sets them. */
+interface DfaBudget {
+  maxMem?: unknown
+  stateBudget?: unknown
+  memBudget?: unknown
+}
+
+function dfaOf(compiled: RE2JS): DfaBudget | undefined {
+  return (compiled as { re2Input?: { dfa?: DfaBudget } }).re2Input?.dfa
+}
+
+/**
+ * Compiles a pattern that passed {@link patternProblem}, with its DFA cache held
+ * to {@link PATTERN_DFA_BYTES}. A re2js whose internals differ (the SDK lets its
+ * users pick a re2js 2.x) keeps its own budget rather than failing.
+ */
 export function compilePattern(pattern: string): RE2JS {
   const compiled = RE2JS.compile(pattern)
-  const dfa = compiled.re2Input.dfa
-  dfa.maxMem = PATTERN_DFA_BYTES
-  dfa.stateBudget = PATTERN_DFA_BYTES
-  dfa.memBudget = PATTERN_DFA_BYTES
+  const dfa = dfaOf(compiled)
+  if (dfa !== undefined && typeof dfa.stateBudget === 'number' && typeof dfa.memBudget === 'number') {
+    dfa.maxMem = PATTERN_DFA_BYTES
+    dfa.stateBudget = PATTERN_DFA_BYTES
+    dfa.memBudget = PATTERN_DFA_BYTES
+  }
   return compiled
 }
 
-/** The DFA budget left to a compiled pattern; for tests. */
+/** The DFA budget left to a compiled pattern and its total, in estimated bytes; for tests. */
 export function patternCacheBudget(compiled: RE2JS): { left: number; total: number } {
-  const dfa = compiled.re2Input.dfa
-  return { left: dfa.memBudget, total: dfa.stateBudget }
+  const dfa = dfaOf(compiled)
+  return { left: Number(dfa?.memBudget), total: Number(dfa?.stateBudget) }
 }
