@@ -74,7 +74,7 @@ export interface Prerequisite {
 }
 
 /**
- * A flag compiled to plain data that one function ({@link run}) interprets, so
+ * A flag compiled to plain data that one function (`run`, in evaluate.ts) interprets, so
  * that every flag goes through the same monomorphic code. Absent parts are
  * undefined rather than empty collections: a plain flag is one small object.
  */
