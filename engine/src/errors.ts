@@ -1,4 +1,14 @@
-import type { SnapshotIssue } from './schema.js'
+/** One problem in a snapshot: where (`path`, and as a JSON Pointer) and what. */
+export interface SnapshotIssue {
+  path: (string | number)[]
+  pointer: string
+  message: string
+}
+
+/** RFC 6901 JSON Pointer for a path. */
+export function toPointer(path: readonly PropertyKey[]): string {
+  return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
+}
 
 /**
  * Thrown by `compileSnapshot` and `Evaluator.apply` for invalid input; lists

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { SnapshotValidationError } from './errors.js'
 import { compileSnapshot, type Evaluator } from './evaluator.js'
 import { bucketOf } from './murmur3.js'
+import { semverCacheStats } from './semver.js'
 import type { Cohort, EvaluationResult, Flag, JsonValue, Snapshot, SnapshotPatch } from './types.js'
 
 /** A string flag with variants a, b, c and off; `over` replaces top-level fields. */
@@ -1051,5 +1052,30 @@ describe('apply', () => {
     expect(next.snapshot()).toEqual(expected)
     expect(base.snapshot()).toEqual(build(flags, cohorts, 42))
     expect(compileSnapshot(next.snapshot()).snapshot()).toEqual(expected)
+  })
+})
+
+describe('memory a context can claim', () => {
+  it('a semver clause keeps nothing of 1 MB appVersion values (each request one)', () => {
+    const evaluator = compile([
+      boolFlag('new-app', {
+        rules: [
+          {
+            id: 'r',
+            clauses: [{ attribute: 'appVersion', op: 'semverGte', values: ['2.0.0'] }],
+            serve: { variant: 'off' },
+          },
+        ],
+      }),
+    ])
+    const before = semverCacheStats()
+    const filler = '0'.repeat(1 << 20)
+    for (let i = 0; i < 200; i++) {
+      // valid in every way but length, and distinct
+      const result = evaluator.evaluate('new-app', { targetingKey: 'u', appVersion: `3.0.0-${i}a${filler}` }, false)
+      expect(result.variant).toBe('on')
+    }
+    expect(semverCacheStats()).toEqual(before)
+    expect(evaluator.evaluate('new-app', { targetingKey: 'u', appVersion: '3.0.0-rc.1' }, false).variant).toBe('off')
   })
 })

@@ -9,9 +9,31 @@
  * evaluator.evaluate('new-checkout', { targetingKey: 'user-1', country: 'NL' }, false)
  */
 export { affectedFlags } from './dependents.js'
-export { SnapshotValidationError } from './errors.js'
+export { type SnapshotIssue, SnapshotValidationError } from './errors.js'
 export { compileSnapshot, type Evaluator } from './evaluator.js'
 export { BUCKETS, bucketOf, murmur3, murmur3Finish, murmur3Round } from './murmur3.js'
-export type { ParseSnapshotResult, SnapshotIssue } from './schema.js'
+export type { ParseSnapshotResult } from './schema.js'
 export { compareSemver, parseSemver, type SemVer } from './semver.js'
-export * from './types.js'
+export {
+  type Clause,
+  type Cohort,
+  type CohortRollout,
+  ErrorCode,
+  type EvaluationContext,
+  type EvaluationResult,
+  FLAG_TYPES,
+  type Flag,
+  type FlagType,
+  type JsonObject,
+  type JsonValue,
+  type MemberDelta,
+  OPERATORS,
+  type Operator,
+  type Prerequisite,
+  Reason,
+  type Rollout,
+  type Rule,
+  type Serve,
+  type Snapshot,
+  type SnapshotPatch,
+} from './types.js'

@@ -1,5 +1,6 @@
-import { RE2JS } from 're2js'
-import { parseDate } from './schema.js'
+import type { RE2JS } from 're2js'
+import { parseDate } from './dates.js'
+import { compilePattern } from './patterns.js'
 import { compareSemver, parseSemver, parseSemverCached, type SemVer } from './semver.js'
 import type { Clause } from './types.js'
 
@@ -117,7 +118,7 @@ export function compileCondition(clause: Clause): Condition {
     case 'endsWith':
       return strings(ENDS_WITH)
     case 'matches':
-      return make(MATCHES, undefined, Object.freeze(values.map((p) => RE2JS.compile(p as string))))
+      return make(MATCHES, undefined, Object.freeze(values.map((p) => compilePattern(p as string))))
     case 'lt':
     case 'lte':
     case 'gt':

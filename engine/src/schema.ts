@@ -3,11 +3,18 @@
  * zod schemas for the flag model and `parseSnapshot`, which reports every
  * problem of a snapshot — shape, references, cycles — each with its JSON path.
  */
-import { RE2JS } from 're2js'
 import { z } from 'zod'
+import { parseDate } from './dates.js'
+import { type SnapshotIssue, toPointer } from './errors.js'
+import { patternProblem } from './patterns.js'
+import { checkReferences, keysOf } from './references.js'
 import { parseSemver } from './semver.js'
 import type { Clause, Cohort, Flag, JsonValue, Serve, Snapshot } from './types.js'
 import { FLAG_TYPES, OPERATORS } from './types.js'
+
+export { parseDate } from './dates.js'
+export { type SnapshotIssue, toPointer } from './errors.js'
+export { checkReferences, cycleIssues, findCycles, type KnownKeys, referenceIssues } from './references.js'
 
 /** Flag and cohort keys: lowercase, URL-safe, at most 128 characters. */
 export const KEY_PATTERN = /^[a-z0-9][a-z0-9._-]{0,127}$/
@@ -76,12 +83,7 @@ function checkClauseValues(clause: Clause, ctx: z.RefinementCtx): void {
       atLeastOne()
       each((v) => {
         if (typeof v !== 'string') return '"matches" takes RE2 patterns as strings'
-        try {
-          RE2JS.compile(v)
-          return undefined
-        } catch (error) {
-          return `invalid RE2 pattern: ${error instanceof Error ? error.message : String(error)}`
-        }
+        return patternProblem(v)
       })
       return
     case 'lt':
@@ -108,29 +110,6 @@ function checkClauseValues(clause: Clause, ctx: z.RefinementCtx): void {
       if (values.length !== 0) issue('"exists" takes no values')
       return
   }
-}
-
-const ISO_DATE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2})?)?$/
-
-/**
- * Epoch milliseconds of an ISO 8601 / RFC 3339 date or date-time, or of a
- * finite number; undefined otherwise. Impossible dates (2024-02-30) are
- * rejected rather than rolled over as `Date.parse` would.
- */
-export function parseDate(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined
-  if (typeof value !== 'string' || value.length > 40) return undefined
-  const m = ISO_DATE.exec(value)
-  if (m === null) return undefined
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
-  const calendar = new Date(Date.UTC(year, month - 1, day))
-  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) return undefined
-  if (Number(m[4] ?? 0) > 23 || Number(m[5] ?? 0) > 59 || Number(m[6] ?? 0) > 59) return undefined
-  // a date-time without an offset is read as UTC, the same on every machine
-  const text = m[4] !== undefined && !/[Zz]|[+-]\d{2}:\d{2}$/.test(value) ? `${value}Z` : value
-  const ms = Date.parse(m[4] === undefined ? `${value}T00:00:00Z` : text.replace(' ', 'T'))
-  return Number.isNaN(ms) ? undefined : ms
 }
 
 export const clauseSchema = z
@@ -305,19 +284,7 @@ export const cohortSchema = z.strictObject({
   rollout: cohortRolloutSchema.optional(),
 })
 
-/** One problem in a snapshot: where (`path`, and as a JSON Pointer) and what. */
-export interface SnapshotIssue {
-  path: (string | number)[]
-  pointer: string
-  message: string
-}
-
 export type ParseSnapshotResult = { success: true; data: Snapshot } | { success: false; issues: SnapshotIssue[] }
-
-/** RFC 6901 JSON Pointer for a path. */
-export function toPointer(path: readonly PropertyKey[]): string {
-  return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
-}
 
 function toIssues(error: z.ZodError, prefix: (string | number)[]): SnapshotIssue[] {
   return error.issues.map((i) => {
@@ -404,108 +371,4 @@ function checkRecordKey(key: string, raw: unknown, path: (string | number)[], is
     const at = [...path, 'key']
     issues.push({ path: at, pointer: toPointer(at), message: `key "${inner}" differs from its entry "${key}"` })
   }
-}
-
-/** Keys that exist in the snapshot, valid or not, so that one bad entry does not also fail every reference to it. */
-export interface KnownKeys {
-  flags: { has(key: string): boolean }
-  cohorts: { has(key: string): boolean }
-}
-
-const keysOf = (record: Record<string, unknown>) => ({ has: (key: string) => Object.hasOwn(record, key) })
-
-/**
- * Cross-entity checks over entries that passed their own schema: referenced
- * flags, variants and cohorts exist, and prerequisites and cohorts form no cycle.
- */
-export function checkReferences(
-  flags: Record<string, Flag>,
-  cohorts: Record<string, Cohort>,
-  known: KnownKeys = { flags: keysOf(flags), cohorts: keysOf(cohorts) },
-): SnapshotIssue[] {
-  return [...referenceIssues(flags, cohorts, known), ...cycleIssues(flags, cohorts)]
-}
-
-/**
- * References from `flags` and `cohorts` to entries that do not exist in `known`, and
- * prerequisites on variants the prerequisite flag (when it is among `flags`) lacks.
- */
-export function referenceIssues(
-  flags: Record<string, Flag>,
-  cohorts: Record<string, Cohort>,
-  known: KnownKeys,
-): SnapshotIssue[] {
-  const issues: SnapshotIssue[] = []
-  const add = (path: (string | number)[], message: string) => issues.push({ path, pointer: toPointer(path), message })
-  const checkClauses = (clauses: Clause[] | undefined, path: (string | number)[]) =>
-    clauses?.forEach((clause, i) => {
-      if (clause.op !== 'inCohort') return
-      clause.values.forEach((v, j) => {
-        if (typeof v === 'string' && !known.cohorts.has(v)) add([...path, i, 'values', j], `unknown cohort "${v}"`)
-      })
-    })
-
-  for (const [key, flag] of Object.entries(flags)) {
-    flag.prerequisites?.forEach((p, i) => {
-      const target = Object.hasOwn(flags, p.flag) ? flags[p.flag] : undefined
-      if (!known.flags.has(p.flag)) add(['flags', key, 'prerequisites', i, 'flag'], `unknown flag "${p.flag}"`)
-      else if (target !== undefined)
-        p.variants.forEach((v, j) => {
-          if (!Object.hasOwn(target.variants, v))
-            add(['flags', key, 'prerequisites', i, 'variants', j], `flag "${p.flag}" has no variant "${v}"`)
-        })
-    })
-    flag.rules?.forEach((rule, i) => {
-      rule.cohorts?.forEach((c, j) => {
-        if (!known.cohorts.has(c)) add(['flags', key, 'rules', i, 'cohorts', j], `unknown cohort "${c}"`)
-      })
-      checkClauses(rule.clauses, ['flags', key, 'rules', i, 'clauses'])
-    })
-  }
-  for (const [key, cohort] of Object.entries(cohorts)) checkClauses(cohort.clauses, ['cohorts', key, 'clauses'])
-  return issues
-}
-
-/** Prerequisite cycles among `flags` and `inCohort` cycles among `cohorts`, each once. */
-export function cycleIssues(flags: Record<string, Flag>, cohorts: Record<string, Cohort>): SnapshotIssue[] {
-  const issues: SnapshotIssue[] = []
-  const add = (path: (string | number)[], message: string) => issues.push({ path, pointer: toPointer(path), message })
-  const prereqEdges = (key: string) => flags[key]?.prerequisites?.map((p) => p.flag) ?? []
-  for (const cycle of findCycles(Object.keys(flags), prereqEdges))
-    add(['flags', cycle[0]!, 'prerequisites'], `prerequisite cycle: ${cycle.join(' → ')}`)
-  const cohortEdges = (key: string) =>
-    cohorts[key]?.clauses?.flatMap((c) => (c.op === 'inCohort' ? c.values.filter((v) => typeof v === 'string') : [])) ??
-    []
-  for (const cycle of findCycles(Object.keys(cohorts), cohortEdges))
-    add(['cohorts', cycle[0]!, 'clauses'], `cohort cycle: ${cycle.join(' → ')}`)
-  return issues
-}
-
-/** Each cycle once, as the path that closes it (`a → b → a`), by iterative DFS. */
-export function findCycles(nodes: string[], edges: (node: string) => string[]): string[][] {
-  const state = new Map<string, 1 | 2>() // 1: on the stack, 2: done
-  const cycles: string[][] = []
-  for (const root of nodes) {
-    if (state.has(root)) continue
-    const stack: { node: string; next: string[]; i: number }[] = [{ node: root, next: edges(root), i: 0 }]
-    state.set(root, 1)
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!
-      if (top.i >= top.next.length) {
-        state.set(top.node, 2)
-        stack.pop()
-        continue
-      }
-      const child = top.next[top.i++]!
-      const s = state.get(child)
-      if (s === 1) {
-        const from = stack.findIndex((f) => f.node === child)
-        cycles.push([...stack.slice(from).map((f) => f.node), child])
-      } else if (s === undefined) {
-        state.set(child, 1)
-        stack.push({ node: child, next: edges(child), i: 0 })
-      }
-    }
-  }
-  return cycles
 }

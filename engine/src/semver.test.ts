@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { compareSemver, parseSemver, parseSemverCached, type SemVer } from './semver.js'
+import {
+  compareSemver,
+  MAX_SEMVER_LENGTH,
+  parseSemver,
+  parseSemverCached,
+  type SemVer,
+  semverCacheStats,
+} from './semver.js'
 
 function parsed(input: string): SemVer {
   const version = parseSemver(input)
@@ -84,6 +91,50 @@ describe('parseSemver', () => {
     for (const input of ['1.2.3', 'v1.2.3-rc.1', 'nope', '1.2.3', 'nope']) {
       expect(parseSemverCached(input)).toEqual(parseSemver(input))
     }
+  })
+})
+
+describe('the semver cache holds only what a context can afford', () => {
+  it('keeps no string longer than a version can be: 1,000 distinct 1 MB strings leave it as it was', () => {
+    const before = semverCacheStats()
+    const filler = 'a'.repeat(1 << 20)
+    for (let i = 0; i < 1000; i++) expect(parseSemverCached(`1.0.0-${i}${filler}`)).toBeUndefined()
+    expect(semverCacheStats()).toEqual(before)
+  })
+
+  it('never caches what the parser rejects', () => {
+    const before = semverCacheStats()
+    for (let i = 0; i < 10_000; i++) expect(parseSemverCached(`1.${i}`)).toBeUndefined()
+    expect(semverCacheStats()).toEqual(before)
+  })
+
+  it('stays within its bounds in entries and bytes, whatever the versions', () => {
+    const { maxEntries, maxBytes } = semverCacheStats()
+    // the longest versions accepted, every one distinct, with the most prerelease identifiers; then the shortest
+    const longest = (i: number) =>
+      `1.0.0-${i}.${'x.'.repeat(MAX_SEMVER_LENGTH)}`.slice(0, MAX_SEMVER_LENGTH).replace(/\.$/, '')
+    const shortest = (i: number) => `0.0.${i}`
+    let most = { entries: 0, bytes: 0 }
+    for (const make of [longest, shortest])
+      for (let i = 0; i < 6_000; i++) {
+        const input = make(i)
+        expect(parseSemverCached(input)?.patch).toBe(parseSemver(input)!.patch)
+        const { entries, bytes } = semverCacheStats()
+        most = { entries: Math.max(most.entries, entries), bytes: Math.max(most.bytes, bytes) }
+      }
+    expect(most.entries).toBeLessThanOrEqual(maxEntries)
+    expect(most.bytes).toBeLessThanOrEqual(maxBytes)
+    // the bound was reached, not merely approached
+    expect(most.bytes).toBeGreaterThan(maxBytes * 0.9)
+    expect(maxBytes).toBeLessThanOrEqual(1024 * 1024)
+  })
+
+  it('refuses a version one character too long, cached or not', () => {
+    const version = `1.0.0-${'a'.repeat(MAX_SEMVER_LENGTH - 6)}`
+    expect(version).toHaveLength(MAX_SEMVER_LENGTH)
+    expect(parseSemverCached(version)).toBeDefined()
+    expect(parseSemver(`${version}b`)).toBeUndefined()
+    expect(parseSemverCached(`${version}b`)).toBeUndefined()
   })
 })
 

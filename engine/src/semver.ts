@@ -9,9 +9,15 @@ export interface SemVer {
 const SEMVER =
   /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$/
 
+/**
+ * The longest version read, as node-semver's MAX_LENGTH: anything longer is no
+ * version, refused before any other work (hashing it as a cache key included).
+ */
+export const MAX_SEMVER_LENGTH = 256
+
 /** Parses `1.2.3`, `v1.2.3-rc.1+build`; returns undefined for anything else. */
 export function parseSemver(input: string): SemVer | undefined {
-  if (input.length > 256) return undefined
+  if (input.length > MAX_SEMVER_LENGTH) return undefined
   const m = SEMVER.exec(input)
   if (m === null) return undefined
   const major = Number(m[1])
@@ -52,18 +58,42 @@ export function compareSemver(a: SemVer, b: SemVer): number {
   return 0
 }
 
-const cache = new Map<string, SemVer | null>()
-const CACHE_LIMIT = 4096
+// Contexts carry whatever a caller sends, so the cache holds only versions the
+// parser accepted (at most MAX_SEMVER_LENGTH ASCII characters each) and is
+// bounded twice: in entries and in estimated bytes. Full, it starts over.
+const CACHE_ENTRIES = 4096
+const CACHE_BYTES = 512 * 1024
+/** Estimated cost of one entry besides its characters: the map slot (with its spare capacity), the key and the SemVer. */
+const ENTRY_BYTES = 256
+/** Estimated cost of one prerelease identifier: a string (or bigint) and its array slot. */
+const IDENTIFIER_BYTES = 40
+const cache = new Map<string, SemVer>()
+let cacheBytes = 0
 
 /**
  * `parseSemver` behind a small cache: the versions seen in contexts (app and OS
  * versions) are few, and parsing sits on the evaluation hot path.
  */
 export function parseSemverCached(input: string): SemVer | undefined {
+  if (input.length > MAX_SEMVER_LENGTH) return undefined
   const hit = cache.get(input)
-  if (hit !== undefined) return hit ?? undefined
-  const parsed = parseSemver(input)
-  if (cache.size >= CACHE_LIMIT) cache.clear()
-  cache.set(input, parsed ?? null)
+  if (hit !== undefined) return hit
+  // parse a copy: a key, or an identifier sliced from it, would otherwise keep a larger string it came from alive
+  // (V8 flattens the concatenation, then slices that copy)
+  const key = ` ${input}`.slice(1)
+  const parsed = parseSemver(key)
+  if (parsed === undefined) return undefined
+  const bytes = ENTRY_BYTES + 2 * key.length + IDENTIFIER_BYTES * parsed.prerelease.length
+  if (cache.size >= CACHE_ENTRIES || cacheBytes + bytes > CACHE_BYTES) {
+    cache.clear()
+    cacheBytes = 0
+  }
+  cache.set(key, parsed)
+  cacheBytes += bytes
   return parsed
+}
+
+/** The cache's entries and estimated bytes, and its bounds; for tests. */
+export function semverCacheStats(): { entries: number; bytes: number; maxEntries: number; maxBytes: number } {
+  return { entries: cache.size, bytes: cacheBytes, maxEntries: CACHE_ENTRIES, maxBytes: CACHE_BYTES }
 }
