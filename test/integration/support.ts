@@ -28,7 +28,7 @@ export const SERVER_CLI =
 export const POSTGRES_URL = process.env.VANE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 /** The bootstrap admin key every spawned server is given. */
-export const ADMIN_SECRET = 'vane_admin_integration-secret-00000000000000000'
+export const ADMIN_SECRET = 'vane_admin_PCloy7U82-d371Ly58OKe1l7M-cAfnGc'
 
 /** Sleeps `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
