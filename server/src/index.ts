@@ -6,3 +6,4 @@
 export { type ServeNodeOptions, serveNode } from './adapters/node.js'
 export { type AppOptions, createApp } from './app.js'
 export { configFromEnv, type RunningServer, type ServerConfig, startServer } from './runtime.js'
+export { openStore, type Store, type StoreEnv } from './storage/index.js'
