@@ -4,7 +4,7 @@ import { createMetrics, observeApp } from './adapters/node/metrics.js'
 import { serveNode } from './adapters/node/serve.js'
 import { createApp } from './app.js'
 import type { ServerConfig } from './config.js'
-import { bootstrapAdminKey, KeyAuthenticator } from './control/keys.js'
+import { bootstrapAdminKey, checkBootstrapKey, KeyAuthenticator } from './control/keys.js'
 import { startOutcomePruning } from './control/outcomes.js'
 import { Delivery } from './delivery/delivery.js'
 import { StreamTokens } from './delivery/tokens.js'
@@ -25,6 +25,7 @@ export interface RunningServer {
 
 /** Opens the store (running migrations), loads every environment, and serves the app on Node. */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  if (config.bootstrapAdminKey !== undefined) checkBootstrapKey(config.bootstrapAdminKey)
   const logger = pino({ level: config.logLevel ?? 'info', base: { service: 'vane' } })
   let ready = false
   const store = await openStore({

@@ -22,7 +22,7 @@ export const SERVER_CLI =
   process.env.VANE_TEST_SERVER_CLI ?? fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url))
 
 /** The bootstrap admin key every spawned server is given. */
-export const ADMIN_SECRET = 'vane_admin_integration-secret-00000000000000000'
+export const ADMIN_SECRET = 'vane_admin_PCloy7U82-d371Ly58OKe1l7M-cAfnGc'
 
 /** What came back from one request. `json` is the parsed body, or undefined when it was not JSON. */
 export interface Reply {

@@ -80,34 +80,83 @@ export async function revokeKey(
   return publicKey(revoked)
 }
 
-/** Creates the operator's first admin key from `VANE_BOOTSTRAP_ADMIN_KEY`, once. */
+/** Shortest `VANE_BOOTSTRAP_ADMIN_KEY` accepted. */
+export const BOOTSTRAP_MIN_LENGTH = 32
+/** Least entropy a `VANE_BOOTSTRAP_ADMIN_KEY` must show, estimated from its own character frequencies. */
+export const BOOTSTRAP_MIN_BITS = 120
+
+/**
+ * Why a `VANE_BOOTSTRAP_ADMIN_KEY` value is too weak to guard the admin API, or undefined when it is not.
+ * Rules: at least 32 characters; no character makes up more than a quarter of it; at least 120 bits by
+ * the Shannon estimate over its characters (length × entropy per character). `openssl rand -base64 32`
+ * always passes; hexadecimal needs 64 digits (`openssl rand -hex 32`). A pass does not prove a value random,
+ * but `abc`, `change-me-…` and long runs of one character fail.
+ */
+export function bootstrapKeyProblem(secret: string): string | undefined {
+  const chars = [...secret]
+  if (chars.length < BOOTSTRAP_MIN_LENGTH)
+    return `it has ${chars.length} characters; at least ${BOOTSTRAP_MIN_LENGTH} are needed`
+  const counts = new Map<string, number>()
+  for (const c of chars) counts.set(c, (counts.get(c) ?? 0) + 1)
+  const commonest = Math.max(...counts.values())
+  if (commonest * 4 > chars.length) return `one character makes up ${commonest} of its ${chars.length} characters`
+  let bits = 0
+  for (const n of counts.values()) bits -= n * Math.log2(n / chars.length)
+  if (bits < BOOTSTRAP_MIN_BITS)
+    return `it looks like about ${Math.floor(bits)} bits of randomness; at least ${BOOTSTRAP_MIN_BITS} are needed`
+  return undefined
+}
+
+/** Throws, saying how to make a good one, when `VANE_BOOTSTRAP_ADMIN_KEY` is too weak (see {@link bootstrapKeyProblem}). */
+export function checkBootstrapKey(secret: string): void {
+  const problem = bootstrapKeyProblem(secret)
+  if (problem === undefined) return
+  throw new Error(
+    `VANE_BOOTSTRAP_ADMIN_KEY is too weak to guard the admin API: ${problem}. ` +
+      'Generate one, e.g. VANE_BOOTSTRAP_ADMIN_KEY="$(openssl rand -base64 32)", and keep it in your secret store.',
+  )
+}
+
+/**
+ * Creates the operator's first admin key from `VANE_BOOTSTRAP_ADMIN_KEY`, once. Replicas starting together
+ * on one database may all try: the ones that lose the race find the key there and carry on.
+ */
 export async function bootstrapAdminKey(deps: ControlDeps, secret: string): Promise<boolean> {
   const hash = await hashSecret(secret)
   if ((await deps.store.getApiKeyByHash(hash)) !== undefined) return false
-  await write(deps, { name: 'bootstrap' }, [], async (batch) => {
-    const record: ApiKeyRecord = {
-      id: crypto.randomUUID(),
-      name: 'bootstrap',
-      kind: 'admin',
-      environment: null,
-      hash,
-      prefix: secretPrefix(secret),
-      allowedOrigins: [],
-      secureModeSecret: null,
-      createdAt: batch.now,
-      revokedAt: null,
-    }
-    await batch.tx.insertApiKey(record)
-    await batch.audit({
-      action: 'key.create',
-      entityType: 'key',
-      entityKey: record.id,
-      before: null,
-      after: publicKey(record) as unknown as JsonValue,
+  try {
+    await write(deps, { name: 'bootstrap' }, [], async (batch) => {
+      const record: ApiKeyRecord = {
+        id: crypto.randomUUID(),
+        name: 'bootstrap',
+        kind: 'admin',
+        environment: null,
+        hash,
+        prefix: secretPrefix(secret),
+        allowedOrigins: [],
+        secureModeSecret: null,
+        createdAt: batch.now,
+        revokedAt: null,
+      }
+      await batch.tx.insertApiKey(record)
+      await batch.audit({
+        action: 'key.create',
+        entityType: 'key',
+        entityKey: record.id,
+        before: null,
+        after: publicKey(record) as unknown as JsonValue,
+      })
     })
-  })
+  } catch (error) {
+    // the transaction rolled back whole (audit entry included); another instance committed the same key
+    if (isDuplicate(error) && (await deps.store.getApiKeyByHash(hash)) !== undefined) return false
+    throw error
+  }
   return true
 }
+
+const isDuplicate = (error: unknown) =>
+  error instanceof Error && error.name === 'StoreError' && (error as { code?: unknown }).code === 'DUPLICATE_KEY'
 
 const CACHE_MS = 5_000
 

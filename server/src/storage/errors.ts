@@ -35,31 +35,60 @@ export function constraintCode(error: unknown): StoreErrorCode | undefined {
 }
 
 /**
- * Replaces a driver's constraint error with a StoreError, and shortens other query errors: drizzle's
- * message lists every parameter of the query, a million member keys say, which no log should receive.
+ * A query that failed for another reason than a constraint (a lock or statement timeout, a lost connection),
+ * told without the query's parameters: they may hold secrets (a client key's secure-mode secret) or member
+ * keys, and this error ends up in logs. `code` is the driver's (SQLSTATE or SQLite's), to tell outages apart.
  */
-export function translateError(error: unknown): unknown {
-  const code = constraintCode(error)
-  if (!code) return shortenQueryError(error)
-  let driver: Error & { detail?: unknown } = error as Error
-  while (driver.cause instanceof Error) driver = driver.cause
-  const what = code === 'DUPLICATE_KEY' ? 'A row with this key already exists' : 'A referenced row does not exist'
-  const detail = typeof driver.detail === 'string' ? ` (${driver.detail})` : ''
-  return new StoreError(code, `${what}: ${driver.message}${detail}`, { cause: driver })
+export class StoreQueryError extends Error {
+  override readonly name = 'StoreQueryError'
+  readonly code: string | undefined
+
+  constructor(message: string, code: string | undefined, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+  }
 }
 
-const MAX_MESSAGE = 2000
+// what a log may keep of a driver's error; `detail`, `where` and `internalQuery` can quote row values
+const SAFE_FIELDS = ['code', 'severity', 'routine', 'schema', 'table', 'column', 'constraint'] as const
+const MAX_QUERY = 500
 
-function shortenQueryError(error: unknown): unknown {
-  if (!(error instanceof Error) || error.message.length <= MAX_MESSAGE) return error
-  const { query, params } = error as { query?: unknown; params?: unknown }
-  if (typeof query !== 'string' || !Array.isArray(params)) return error
-  const shown = params.slice(0, 10).map((p) => String(p).slice(0, 100))
-  const message = `Failed query: ${query.slice(0, MAX_MESSAGE)}\nparams: ${shown.join(', ')}${params.length > 10 ? ', …' : ''}`
-  const long = error.message
-  error.message = message
-  if (error.stack?.includes(long)) error.stack = error.stack.replace(long, message)
-  return error
+/**
+ * Replaces a driver's constraint error with a StoreError, and any other query error with a StoreQueryError.
+ * Neither keeps the query's parameters, in its message, its stack or its `cause`: drizzle's own error lists
+ * them all (`Failed query: … params: …`), which no log should receive.
+ */
+export function translateError(error: unknown): unknown {
+  if (!(error instanceof Error) || error.name === 'StoreError' || error.name === 'StoreQueryError') return error
+  let driver: Error = error
+  while (driver.cause instanceof Error) driver = driver.cause
+  const query = (error as { query?: unknown }).query
+  const code = constraintCode(error)
+  // an error of our own code (missingParent, a bug) carries no query parameters
+  if (driver === error && typeof query !== 'string' && !code) return error
+  const cause = safeCopy(driver)
+  if (code) {
+    const what = code === 'DUPLICATE_KEY' ? 'A row with this key already exists' : 'A referenced row does not exist'
+    return new StoreError(code, `${what}: ${cause.message}`, { cause })
+  }
+  const failed = typeof query === 'string' ? `Failed query: ${query.slice(0, MAX_QUERY)}: ` : ''
+  const driverCode = (cause as { code?: unknown }).code
+  return new StoreQueryError(`${failed}${cause.message}`, typeof driverCode === 'string' ? driverCode : undefined, {
+    cause,
+  })
+}
+
+/** The driver's error with its message, stack and safe fields only (no parameters, no row values). */
+function safeCopy(driver: Error): Error {
+  const copy = new Error(driver.message)
+  copy.name = driver.name
+  const source = driver as unknown as Record<string, unknown>
+  const target = copy as unknown as Record<string, unknown>
+  for (const field of SAFE_FIELDS) if (source[field] !== undefined) target[field] = source[field]
+  // the stack's first line is `name: message`; the frames say where it failed
+  const frames = driver.stack?.split('\n').filter((line) => /^\s+at /.test(line)) ?? []
+  copy.stack = [`${copy.name}: ${copy.message}`, ...frames].join('\n')
+  return copy
 }
 
 /** The same StoreTx, throwing StoreErrors. */

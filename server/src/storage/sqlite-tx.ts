@@ -2,17 +2,10 @@ import type { Database } from 'better-sqlite3'
 import { and, asc, desc, eq, gt, gte, inArray, lt, min, sql } from 'drizzle-orm'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { missingParent } from './errors.js'
-import {
-  auditWhere,
-  chunks,
-  keepFirst,
-  mergeOutcomes,
-  outcomeWindow,
-  sortOutcomes,
-  yieldToEventLoop,
-} from './query-helpers.js'
+import { auditWhere, chunks, keepFirst, mergeOutcomes, outcomeWindow, sortOutcomes } from './query-helpers.js'
 import type { MemberList, StoreTx } from './repository.js'
 import * as t from './schema.sqlite.js'
+import { inTimeSlices } from './time-slices.js'
 
 export type SqliteDb = BetterSQLite3Database & { $client: Database }
 
@@ -35,16 +28,10 @@ export function sqliteOps(db: SqliteDb): StoreTx {
     .prepare('SELECT list, member_key FROM cohort_members WHERE cohort_key = ? ORDER BY list, member_key')
     .raw()
 
-  // yields between chunks, so that a million keys do not stall the server for their whole duration
-  const eachChunk = async (stmt: typeof addMembers, key: string, list: MemberList, keys: string[]) => {
-    let changed = 0
-    // 100,000 keys take SQLite about a tenth of a second
-    for (const chunk of chunks(keys, 100_000)) {
-      if (changed > 0) await yieldToEventLoop()
-      changed += stmt.run(key, list, JSON.stringify(chunk)).changes
-    }
-    return changed
-  }
+  // in slices of about 10 ms with the event loop free in between, so that a million keys never stall the
+  // server; the caller's transaction (BEGIN IMMEDIATE, held across the yields) keeps the change atomic
+  const eachSlice = (stmt: typeof addMembers, key: string, list: MemberList, keys: string[]) =>
+    inTimeSlices(keys, (slice) => stmt.run(key, list, JSON.stringify(slice)).changes)
 
   return {
     // BEGIN IMMEDIATE already made this connection the only writer
@@ -130,9 +117,9 @@ export function sqliteOps(db: SqliteDb): StoreTx {
     },
     addCohortMembers: async (key, list, keys) => {
       if (!cohortExists.get(key)) throw missingParent('cohort', key)
-      return eachChunk(addMembers, key, list, keys)
+      return eachSlice(addMembers, key, list, keys)
     },
-    removeCohortMembers: (key, list, keys) => eachChunk(removeMembers, key, list, keys),
+    removeCohortMembers: (key, list, keys) => eachSlice(removeMembers, key, list, keys),
 
     appendChange: async (record) => {
       db.insert(t.changeLog).values(record).run()

@@ -17,7 +17,7 @@ import { EvaluatorHub } from '../live/hub.js'
 import type { KeyKind, Store } from '../storage/repository.js'
 import { openSqliteStore } from '../storage/sqlite.js'
 
-export const ADMIN_SECRET = 'vane_admin_test-harness-secret-0000000000000000'
+export const ADMIN_SECRET = 'vane_admin_HbxBpK51hAlz4qE2IT65yhMcH3gMBIbn'
 
 export interface Harness {
   app: Hono<AppEnv>
