@@ -57,7 +57,7 @@ export class ServerProcess {
     exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
   ) {
     this.#exit = exit
-    exit.then(() => {
+    void exit.then(() => {
       this.exited = true
     })
   }
@@ -198,7 +198,7 @@ export class ServerPool {
           () => reject(new Error(`no "listening" line within ${timeoutMs} ms:\n${early()}`)),
           timeoutMs,
         )
-        exit.then(({ code, signal }) =>
+        void exit.then(({ code, signal }) =>
           reject(new Error(`the server exited (code ${code}, signal ${signal}) before listening:\n${early()}`)),
         )
       })
@@ -214,7 +214,7 @@ export class ServerPool {
     for (const { stream, line } of lines) server.record(stream, line)
     this.#running.add(server)
     const started = server
-    exit.then(() => this.#running.delete(started))
+    void exit.then(() => this.#running.delete(started))
     try {
       onTestFailed(() => {
         console.error(started.output())
