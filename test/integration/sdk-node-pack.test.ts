@@ -135,7 +135,6 @@ describe('@vane/sdk-node packed and installed with npm', { timeout: BUDGET_MS },
     }
     expect(Object.keys(manifest.dependencies).sort()).toEqual([
       '@datadog/sketches-js',
-      'eventsource-parser',
       'protobufjs',
       're2js',
       'zod',
