@@ -18,4 +18,9 @@ export default defineConfig({
   noExternal: ['@vane/sdk-core'],
   // the provider imports the client entry rather than a second copy of it
   splitting: true,
+  // internals (private members, the stream client's attempt) are spelled `_name` so that their names can be
+  // shortened: a minifier cannot rename properties on its own. One build for all entries keeps the names consistent.
+  esbuildOptions(options) {
+    options.mangleProps = /^_/
+  },
 })
