@@ -28,6 +28,8 @@ export async function readSse(body: ReadableStream<Uint8Array>, options: ReadSse
   // a BOM at the start is dropped by the decoder
   const decoder = new TextDecoder()
   let buffer = ''
+  /** Whether `buffer` ends with a CR, known without reading the buffer. */
+  let heldCr = false
   let event = ''
   let data: string | undefined
   let id: string | undefined
@@ -52,17 +54,18 @@ export async function readSse(body: ReadableStream<Uint8Array>, options: ReadSse
       const { done, value } = await reader.read()
       if (done) {
         // the stream's last CR cannot be half a CRLF any more
-        if (buffer.endsWith('\r')) line(buffer.slice(0, -1))
+        if (heldCr) line(buffer.slice(0, -1))
         return
       }
       options.onActivity?.()
       const text = decoder.decode(value, { stream: true })
-      const held = buffer.endsWith('\r')
       buffer += text
-      // a chunk inside one long line (a large snapshot) completes nothing: the line is not scanned again
-      if (!held && !/[\r\n]/.test(text)) continue
+      // a chunk inside one long line (a large snapshot) completes nothing: the line is neither scanned again nor
+      // read as a whole (which would copy it), so a line of n chunks costs O(n), not O(n²)
+      if (!heldCr && !/[\r\n]/.test(text)) continue
       const lines = buffer.split(LINE_END)
       buffer = lines.pop() ?? ''
+      heldCr = buffer.endsWith('\r')
       for (const l of lines) line(l)
     }
   } finally {
