@@ -65,7 +65,7 @@ export async function readSse(body: ReadableStream<Uint8Array>, options: ReadSse
       if (!heldCr && !/[\r\n]/.test(text)) continue
       const lines = buffer.split(LINE_END)
       buffer = lines.pop() ?? ''
-      heldCr = buffer.endsWith('\r')
+      heldCr = buffer.slice(-1) === '\r'
       for (const l of lines) line(l)
     }
   } finally {
