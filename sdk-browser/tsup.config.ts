@@ -14,8 +14,13 @@ export default defineConfig({
   sourcemap: true,
   target: 'es2020',
   platform: 'browser',
-  // the shared core and the SSE parser ship inside, so a page needs nothing else
-  noExternal: ['@vane/sdk-core', 'eventsource-parser'],
+  // the shared core (with its SSE reader) ships inside, so a page needs nothing else
+  noExternal: ['@vane/sdk-core'],
   // the provider imports the client entry rather than a second copy of it
   splitting: true,
+  // internals (private members, the stream client's attempt) are spelled `_name` so that their names can be
+  // shortened: a minifier cannot rename properties on its own. One build for all entries keeps the names consistent.
+  esbuildOptions(options) {
+    options.mangleProps = /^_/
+  },
 })

@@ -8,20 +8,24 @@ export type CacheStorage = Pick<Storage, 'getItem' | 'setItem'>
  * disabled or corrupted only costs the optimisation; nothing here throws.
  */
 export class ValueCache {
-  constructor(
-    private readonly clientKey: string,
-    private readonly storage: CacheStorage | undefined,
-    private readonly enabled: boolean,
-  ) {}
+  private readonly _clientKey: string
+  private readonly _storage: CacheStorage | undefined
+  private readonly _enabled: boolean
 
-  private key(context: object): string {
-    return `vane:${this.clientKey.slice(-8)}:${canonical(context)}`
+  constructor(clientKey: string, storage: CacheStorage | undefined, enabled: boolean) {
+    this._clientKey = clientKey
+    this._storage = storage
+    this._enabled = enabled
   }
 
-  private store(): CacheStorage | undefined {
-    if (!this.enabled) return undefined
+  private _key(context: object): string {
+    return `vane:${this._clientKey.slice(-8)}:${canonical(context)}`
+  }
+
+  private _store(): CacheStorage | undefined {
+    if (!this._enabled) return undefined
     try {
-      return this.storage ?? globalThis.localStorage
+      return this._storage ?? globalThis.localStorage
     } catch {
       return undefined // storage disabled by the browser
     }
@@ -30,7 +34,7 @@ export class ValueCache {
   /** Values cached for exactly this context. */
   read(context: object): Record<string, FlagValue> | undefined {
     try {
-      const text = this.store()?.getItem(this.key(context))
+      const text = this._store()?.getItem(this._key(context))
       return text ? (JSON.parse(text) as Record<string, FlagValue>) : undefined
     } catch {
       return undefined
@@ -39,7 +43,7 @@ export class ValueCache {
 
   write(context: object, values: Map<string, FlagValue>): void {
     try {
-      this.store()?.setItem(this.key(context), JSON.stringify(Object.fromEntries(values)))
+      this._store()?.setItem(this._key(context), JSON.stringify(Object.fromEntries(values)))
     } catch {
       // full or disabled storage: the cache is an optimisation
     }

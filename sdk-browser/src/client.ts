@@ -56,56 +56,59 @@ export interface ClientOptions {
  * vane.getBoolean('new-checkout', false) // cached or bootstrapped value at once; live after that
  */
 export class VaneBrowserClient {
-  private values = new Map<string, FlagValue>()
-  private context: Context
-  private hash: string | undefined
-  private readonly events = new Emitter<ClientEvents>()
-  private readonly platform: Platform
-  private readonly cache: ValueCache
-  private readonly source: DataSource
-  private readonly unwatchPage: () => void
-  private ready = false
-  private stale = false
+  private _values = new Map<string, FlagValue>()
+  private _context: Context
+  private _hash: string | undefined
+  private readonly _events = new Emitter<ClientEvents>()
+  private readonly _platform: Platform
+  private readonly _cache: ValueCache
+  private readonly _source: DataSource
+  private readonly _unwatchPage: () => void
+  private _ready = false
+  private _stale = false
 
-  constructor(private readonly options: ClientOptions) {
-    this.context = options.context
-    this.hash = options.hash
-    this.platform = {
+  private readonly _options: ClientOptions
+
+  constructor(options: ClientOptions) {
+    this._options = options
+    this._context = options.context
+    this._hash = options.hash
+    this._platform = {
       ...defaultPlatform,
       ...(options.fetch && { fetch: options.fetch }),
       ...(options.random && { random: options.random }),
     }
-    this.cache = new ValueCache(options.clientKey, options.storage, options.cache !== false)
-    this.source = new DataSource({
+    this._cache = new ValueCache(options.clientKey, options.storage, options.cache !== false)
+    this._source = new DataSource({
       url: options.url,
       clientKey: options.clientKey,
-      platform: this.platform,
+      platform: this._platform,
       pollOnly: options.pollOnly === true,
       pollIntervalMs: options.pollIntervalMs ?? 30_000,
-      identity: () => ({ context: this.context, hash: this.hash }),
-      onPut: (values) => this.replace(values),
-      onPatch: (flags, deleted) => this.merge(flags, deleted),
-      onUnchanged: () => this.settled([]),
+      identity: () => ({ context: this._context, hash: this._hash }),
+      onPut: (values) => this._replace(values),
+      onPatch: (flags, deleted) => this._merge(flags, deleted),
+      onUnchanged: () => this._settled([]),
       onStale: (error) => {
-        this.stale = true
-        this.events.emit('stale', error)
+        this._stale = true
+        this._events.emit('stale', error)
       },
-      onError: (error) => this.events.emit('error', error),
+      onError: (error) => this._events.emit('error', error),
     })
-    const initial = options.bootstrap ?? this.cache.read(this.context)
-    if (initial !== undefined) this.replace(initial)
-    this.unwatchPage = watchPage({
-      platform: this.platform,
+    const initial = options.bootstrap ?? this._cache.read(this._context)
+    if (initial !== undefined) this._replace(initial)
+    this._unwatchPage = watchPage({
+      platform: this._platform,
       inactivityMs: options.inactivityMs ?? 120_000,
-      onInactive: () => this.source.pause(),
-      onVisible: () => this.source.resume(),
-      onOnline: () => this.source.restart(),
+      onInactive: () => this._source.pause(),
+      onVisible: () => this._source.resume(),
+      onOnline: () => this._source.restart(),
     })
-    this.source.start()
+    this._source.start()
   }
 
   on<E extends keyof ClientEvents>(event: E, listener: (...args: ClientEvents[E]) => void): () => void {
-    return this.events.on(event, listener)
+    return this._events.on(event, listener)
   }
 
   /**
@@ -113,26 +116,26 @@ export class VaneBrowserClient {
    * `timeoutMs`, or at once when the key is refused.
    */
   waitForReady(timeoutMs = 10_000): Promise<void> {
-    if (this.ready) return Promise.resolve()
+    if (this._ready) return Promise.resolve()
     return new Promise((resolve, reject) => {
       const done = (error?: Error) => {
-        this.platform.clearTimeout(timer)
+        this._platform.clearTimeout(timer)
         offReady()
         offError()
         if (error) reject(error)
         else resolve()
       }
-      const timer = this.platform.setTimeout(
+      const timer = this._platform.setTimeout(
         () => done(new Error(`Vane was not ready within ${timeoutMs} ms`)),
         timeoutMs,
       )
-      const offReady = this.events.on('ready', () => done())
-      const offError = this.events.on('error', (e) => e instanceof HttpError && isRefused(e.status) && done(e))
+      const offReady = this._events.on('ready', () => done())
+      const offError = this._events.on('error', (e) => e instanceof HttpError && isRefused(e.status) && done(e))
     })
   }
 
   get isReady(): boolean {
-    return this.ready
+    return this._ready
   }
 
   getBoolean(flagKey: string, defaultValue: boolean): boolean {
@@ -162,16 +165,16 @@ export class VaneBrowserClient {
 
   /** Every flag's value for the current context. */
   all(): Record<string, FlagValue> {
-    return Object.fromEntries(this.values)
+    return Object.fromEntries(this._values)
   }
 
   /** Never throws: a missing flag, a type mismatch or no values yet give the default with an error code. */
   details<T>(flagKey: string, defaultValue: T): EvaluationDetails<T> {
-    const result = resolve(flagKey, this.values.get(flagKey), defaultValue, this.ready)
-    const hook = this.options.onEvaluation
+    const result = resolve(flagKey, this._values.get(flagKey), defaultValue, this._ready)
+    const hook = this._options.onEvaluation
     if (hook !== undefined) {
       try {
-        hook(result, this.context)
+        hook(result, this._context)
       } catch {
         // telemetry must never break a read
       }
@@ -186,51 +189,51 @@ export class VaneBrowserClient {
    * targetingKey's hash.
    */
   async identify(context: Context, hash?: string, timeoutMs = 10_000): Promise<void> {
-    this.context = context
-    this.hash = hash
-    this.ready = false
+    this._context = context
+    this._hash = hash
+    this._ready = false
     // a new generation first: nothing still in flight for the old context may land in the new one
-    this.source.restart(true)
-    const cached = this.cache.read(context)
-    if (cached !== undefined) this.replace(cached)
+    this._source.restart(true)
+    const cached = this._cache.read(context)
+    if (cached !== undefined) this._replace(cached)
     // bounded like waitForReady: with the server unreachable and nothing cached it must not hang the page
     await this.waitForReady(timeoutMs)
   }
 
   close(): void {
-    this.source.close()
-    this.unwatchPage()
-    this.events.clear()
+    this._source.close()
+    this._unwatchPage()
+    this._events.clear()
   }
 
-  private replace(next: Record<string, FlagValue>): void {
-    const changed = new Set([...this.values.keys(), ...Object.keys(next)])
-    for (const key of [...changed]) if (same(this.values.get(key), next[key])) changed.delete(key)
-    this.values = new Map(Object.entries(next))
-    this.settled([...changed])
+  private _replace(next: Record<string, FlagValue>): void {
+    const changed = new Set([...this._values.keys(), ...Object.keys(next)])
+    for (const key of [...changed]) if (same(this._values.get(key), next[key])) changed.delete(key)
+    this._values = new Map(Object.entries(next))
+    this._settled([...changed])
   }
 
-  private merge(flags: Record<string, FlagValue>, deleted: string[]): void {
+  private _merge(flags: Record<string, FlagValue>, deleted: string[]): void {
     const changed: string[] = []
     for (const [key, value] of Object.entries(flags)) {
-      const held = this.values.get(key)
+      const held = this._values.get(key)
       // a kill is also sent ahead of a backlog; the older patches queued before it must not undo it
       if ((value.version ?? Number.POSITIVE_INFINITY) < (held?.version ?? 0)) continue
       if (!same(held, value)) changed.push(key)
-      this.values.set(key, value)
+      this._values.set(key, value)
     }
-    for (const key of deleted) if (this.values.delete(key)) changed.push(key)
-    this.settled(changed)
+    for (const key of deleted) if (this._values.delete(key)) changed.push(key)
+    this._settled(changed)
   }
 
-  private settled(changed: string[]): void {
-    this.cache.write(this.context, this.values)
-    if (!this.ready || this.stale) {
-      this.ready = true
-      this.stale = false
-      this.events.emit('ready')
+  private _settled(changed: string[]): void {
+    this._cache.write(this._context, this._values)
+    if (!this._ready || this._stale) {
+      this._ready = true
+      this._stale = false
+      this._events.emit('ready')
     }
-    if (changed.length > 0) this.events.emit('change', changed)
+    if (changed.length > 0) this._events.emit('change', changed)
   }
 }
 

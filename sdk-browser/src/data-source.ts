@@ -31,15 +31,18 @@ export interface DataSourceOptions {
  * starts a new generation: nothing still in flight for the old one lands in the new one.
  */
 export class DataSource {
-  private readonly stream: StreamClient
-  private generation = 0
-  private etag: string | undefined
-  private timer: unknown
-  private paused = false
-  private closed = false
+  private readonly _stream: StreamClient
+  private _generation = 0
+  private _etag: string | undefined
+  private _timer: unknown
+  private _paused = false
+  private _closed = false
 
-  constructor(private readonly options: DataSourceOptions) {
-    this.stream = new StreamClient({
+  private readonly _options: DataSourceOptions
+
+  constructor(options: DataSourceOptions) {
+    this._options = options
+    this._stream = new StreamClient({
       platform: options.platform,
       heartbeatTimeoutMs: SILENCE_MS,
       silenceMessage: `stream silent for ${SILENCE_MS} ms`,
@@ -47,98 +50,98 @@ export class DataSource {
         const { context, hash } = options.identity()
         return {
           url: `${options.url}/client/v1/stream`,
-          init: { method: 'POST', headers: this.headers(), body: JSON.stringify({ context, hash }) },
+          init: { method: 'POST', headers: this._headers(), body: JSON.stringify({ context, hash }) },
         }
       },
-      onEvent: (event) => this.handle(event),
+      onEvent: (event) => this._handle(event),
       onInterrupted: (error, failures) => {
         options.onStale(error)
         // a stream that keeps failing: poll OFREP until it comes back
-        if (failures >= 3) void this.poll(this.generation)
+        if (failures >= 3) void this._poll(this._generation)
       },
-      onFatal: (error) => this.fatal(error.status),
+      onFatal: (error) => this._fatal(error.status),
     })
   }
 
   start(): void {
-    if (this.options.pollOnly) void this.poll(this.generation)
-    else this.stream.start()
+    if (this._options.pollOnly) void this._poll(this._generation)
+    else this._stream.start()
   }
 
   /** Drops what is in flight and connects again at once; `forget` also drops the ETag (a new context). */
   restart(forget = false): void {
-    if (this.closed) return
-    this.generation++
-    if (forget) this.etag = undefined
-    this.options.platform.clearTimeout(this.timer)
-    this.paused = false
-    if (this.options.pollOnly) void this.poll(this.generation)
-    else this.stream.restart()
+    if (this._closed) return
+    this._generation++
+    if (forget) this._etag = undefined
+    this._options.platform.clearTimeout(this._timer)
+    this._paused = false
+    if (this._options.pollOnly) void this._poll(this._generation)
+    else this._stream.restart()
   }
 
   /** Closes the stream on purpose (a tab hidden for long): no stale, no retry, until {@link resume}. */
   pause(): void {
-    if (!this.stream.running) return
-    this.paused = true
-    this.stream.stop()
+    if (!this._stream.running) return
+    this._paused = true
+    this._stream.stop()
   }
 
   resume(): void {
-    if (!this.paused) return
-    this.paused = false
+    if (!this._paused) return
+    this._paused = false
     this.restart()
   }
 
   close(): void {
-    this.closed = true
-    this.generation++
-    this.stream.stop()
-    this.options.platform.clearTimeout(this.timer)
+    this._closed = true
+    this._generation++
+    this._stream.stop()
+    this._options.platform.clearTimeout(this._timer)
   }
 
-  private headers(): Record<string, string> {
-    return { authorization: `Bearer ${this.options.clientKey}`, 'content-type': 'application/json' }
+  private _headers(): Record<string, string> {
+    return { authorization: `Bearer ${this._options.clientKey}`, 'content-type': 'application/json' }
   }
 
-  private fatal(status: number): void {
-    this.stream.stop()
-    this.options.onError(new HttpError(status, `the client key was refused (${status}); not retrying`))
+  private _fatal(status: number): void {
+    this._stream.stop()
+    this._options.onError(new HttpError(status, `the client key was refused (${status}); not retrying`))
   }
 
-  private handle(event: SseEvent): void {
+  private _handle(event: SseEvent): void {
     try {
       const data = JSON.parse(event.data) as { flags?: Record<string, FlagValue>; deleted?: string[] }
-      if (event.event === 'put') this.options.onPut(data.flags ?? {})
-      else if (event.event === 'patch') this.options.onPatch(data.flags ?? {}, data.deleted ?? [])
+      if (event.event === 'put') this._options.onPut(data.flags ?? {})
+      else if (event.event === 'patch') this._options.onPatch(data.flags ?? {}, data.deleted ?? [])
     } catch (error) {
-      this.options.onError(toError(error))
+      this._options.onError(toError(error))
     }
   }
 
   /** OFREP bulk evaluation with ETag. An answer that arrives after the context changed is dropped. */
-  private async poll(generation: number): Promise<void> {
-    const { platform } = this.options
-    let again = this.options.pollOnly
+  private async _poll(generation: number): Promise<void> {
+    const { platform } = this._options
+    let again = this._options.pollOnly
     try {
-      const { context, hash } = this.options.identity()
-      const response = await platform.fetch(`${this.options.url}/ofrep/v1/evaluate/flags`, {
+      const { context, hash } = this._options.identity()
+      const response = await platform.fetch(`${this._options.url}/ofrep/v1/evaluate/flags`, {
         method: 'POST',
         headers: {
-          ...this.headers(),
-          ...(this.etag !== undefined && { 'if-none-match': this.etag }),
+          ...this._headers(),
+          ...(this._etag !== undefined && { 'if-none-match': this._etag }),
           ...(hash !== undefined && { 'x-vane-hash': hash }),
         },
         body: JSON.stringify({ context }),
       })
-      if (generation !== this.generation) return
-      if (response.status === 304) return this.options.onUnchanged()
+      if (generation !== this._generation) return
+      if (response.status === 304) return this._options.onUnchanged()
       if (!response.ok) throw new HttpError(response.status, `evaluation answered ${response.status}`)
       const etag = response.headers.get('etag') ?? undefined
       const body = (await response.json()) as {
         flags: ({ key: string } & FlagValue & { metadata?: { version?: number } })[]
       }
-      if (generation !== this.generation) return
-      this.etag = etag
+      if (generation !== this._generation) return
+      this._etag = etag
       const values: Record<string, FlagValue> = {}
       for (const f of body.flags)
         values[f.key] = {
@@ -148,17 +151,17 @@ export class DataSource {
           ...(f.metadata?.version !== undefined && { version: f.metadata.version }),
           ...(f.errorCode !== undefined && { errorCode: f.errorCode }),
         }
-      this.options.onPut(values)
+      this._options.onPut(values)
     } catch (error) {
-      if (generation !== this.generation) return
+      if (generation !== this._generation) return
       if (error instanceof HttpError && isRefused(error.status)) {
         again = false
-        return this.fatal(error.status)
+        return this._fatal(error.status)
       }
-      this.options.onError(toError(error))
+      this._options.onError(toError(error))
     } finally {
-      if (again && generation === this.generation)
-        this.timer = platform.setTimeout(() => void this.poll(generation), this.options.pollIntervalMs)
+      if (again && generation === this._generation)
+        this._timer = platform.setTimeout(() => void this._poll(generation), this._options.pollIntervalMs)
     }
   }
 }

@@ -15,23 +15,23 @@ export interface BackoffOptions {
  * [0, min(max, initial·2ⁿ)). It starts no timers; its owner does.
  */
 export class Backoff {
-  private attempt = 0
-  private healthySince: number | undefined
-  private readonly initialMs: number
-  private readonly maxMs: number
-  private readonly resetAfterMs: number
-  private readonly random: () => number
+  private _attempt = 0
+  private _healthySince: number | undefined
+  private readonly _initialMs: number
+  private readonly _maxMs: number
+  private readonly _resetAfterMs: number
+  private readonly _random: () => number
 
   constructor(options: BackoffOptions = {}) {
-    this.initialMs = options.initialMs ?? 1_000
-    this.maxMs = options.maxMs ?? 30_000
-    this.resetAfterMs = options.resetAfterMs ?? 60_000
-    this.random = options.random ?? Math.random
+    this._initialMs = options.initialMs ?? 1_000
+    this._maxMs = options.maxMs ?? 30_000
+    this._resetAfterMs = options.resetAfterMs ?? 60_000
+    this._random = options.random ?? Math.random
   }
 
   /** The connection works (from `now`). */
   succeeded(now: number): void {
-    this.healthySince = now
+    this._healthySince = now
   }
 
   /**
@@ -40,20 +40,20 @@ export class Backoff {
    * of counting towards the fallback to polling.
    */
   reset(): void {
-    this.attempt = 0
+    this._attempt = 0
   }
 
   /** The connection failed at `now`; returns how long to wait before the next try. */
   failed(now: number): number {
-    if (this.healthySince !== undefined && now - this.healthySince >= this.resetAfterMs) this.attempt = 0
-    this.healthySince = undefined
-    const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(this.attempt, 30))
-    this.attempt++
-    return Math.floor(this.random() * ceiling)
+    if (this._healthySince !== undefined && now - this._healthySince >= this._resetAfterMs) this._attempt = 0
+    this._healthySince = undefined
+    const ceiling = Math.min(this._maxMs, this._initialMs * 2 ** Math.min(this._attempt, 30))
+    this._attempt++
+    return Math.floor(this._random() * ceiling)
   }
 
   /** Consecutive failures since the last reset. */
   get failures(): number {
-    return this.attempt
+    return this._attempt
   }
 }

@@ -1,20 +1,20 @@
 /** A tiny typed event emitter: a listener that throws never breaks the emitter or other listeners. */
 export class Emitter<Events extends Record<string, unknown[]>> {
-  private readonly listeners = new Map<keyof Events, Set<unknown>>()
+  private readonly _listeners = new Map<keyof Events, Set<unknown>>()
 
   on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): () => void {
-    const set = this.listeners.get(event) ?? new Set()
-    this.listeners.set(event, set)
+    const set = this._listeners.get(event) ?? new Set()
+    this._listeners.set(event, set)
     set.add(listener)
     return () => this.off(event, listener)
   }
 
   off<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): void {
-    this.listeners.get(event)?.delete(listener)
+    this._listeners.get(event)?.delete(listener)
   }
 
   emit<E extends keyof Events>(event: E, ...args: Events[E]): void {
-    for (const listener of this.listeners.get(event) ?? []) {
+    for (const listener of this._listeners.get(event) ?? []) {
       try {
         ;(listener as (...a: Events[E]) => void)(...args)
       } catch {
@@ -24,6 +24,6 @@ export class Emitter<Events extends Record<string, unknown[]>> {
   }
 
   clear(): void {
-    this.listeners.clear()
+    this._listeners.clear()
   }
 }

@@ -144,6 +144,28 @@ describe('readSse', () => {
     expect(body.locked).toBe(false)
   })
 
+  it('reads CR-only line ends, including a CR that ends a chunk', async () => {
+    const wire = 'id: 1\revent: put\rdata: a\r\rdata: b\r\r'
+    const bytes = encoder.encode(wire)
+    const expected = [
+      { id: '1', event: 'put', data: 'a' },
+      { id: undefined, event: 'message', data: 'b' },
+    ]
+    for (let offset = 1; offset < bytes.length; offset++)
+      expect((await read(cut(bytes, [offset]))).events, `cut at ${offset}`).toEqual(expected)
+  })
+
+  it('follows the spec on field syntax: a leading BOM, no space after the colon, a field with no colon', async () => {
+    const wire = '\uFEFFdata:x\ndata\nid:9\nretry: 10\nunknown: y\n\n'
+    const { events } = await read([encoder.encode(wire)])
+    expect(events).toEqual([{ id: '9', event: 'message', data: 'x\n' }])
+  })
+
+  it('dispatches nothing for an event without data, and ignores an id holding NUL', async () => {
+    const { events } = await read([encoder.encode('event: put\nid: 3\n\nid: 4\u0000\ndata: z\n\n')])
+    expect(events).toEqual([{ id: undefined, event: 'message', data: 'z' }])
+  })
+
   it('works without an onActivity callback', async () => {
     const events: SseEvent[] = []
     await readSse(bodyOf([encoder.encode(': ping\n\ndata: x\n\n')]), { onEvent: (e) => events.push(e) })

@@ -36,8 +36,8 @@ export interface StreamClientOptions {
 }
 
 interface Attempt {
-  abort: AbortController
-  watchdog: unknown
+  _abort: AbortController
+  _watchdog: unknown
 }
 
 /**
@@ -57,38 +57,41 @@ interface Attempt {
  * stream.start()
  */
 export class StreamClient {
-  private readonly backoff: Backoff
-  private current: Attempt | undefined
-  private retry: unknown
-  private active = false
+  private readonly _backoff: Backoff
+  private _current: Attempt | undefined
+  private _retry: unknown
+  private _active = false
 
-  constructor(private readonly options: StreamClientOptions) {
-    this.backoff = new Backoff({ ...options.backoff, random: options.platform.random })
+  private readonly _options: StreamClientOptions
+
+  constructor(options: StreamClientOptions) {
+    this._options = options
+    this._backoff = new Backoff({ ...options.backoff, random: options.platform.random })
   }
 
   /** Whether a connection is open, being opened, or awaiting its retry. */
   get running(): boolean {
-    return this.active
+    return this._active
   }
 
   /** Connects, unless already running. */
   start(): void {
-    if (this.active) return
-    this.active = true
-    void this.connect()
+    if (this._active) return
+    this._active = true
+    void this._connect()
   }
 
   /** Closes the connection and cancels a pending retry; `start()` may follow. Nothing it stops is reported. */
   stop(): void {
-    this.active = false
-    const attempt = this.current
-    this.current = undefined
+    this._active = false
+    const attempt = this._current
+    this._current = undefined
     if (attempt !== undefined) {
-      this.options.platform.clearTimeout(attempt.watchdog)
-      attempt.abort.abort()
+      this._options.platform.clearTimeout(attempt._watchdog)
+      attempt._abort.abort()
     }
-    if (this.retry !== undefined) this.options.platform.clearTimeout(this.retry)
-    this.retry = undefined
+    if (this._retry !== undefined) this._options.platform.clearTimeout(this._retry)
+    this._retry = undefined
   }
 
   /** Drops the current connection at once and opens a new one (a new context, the network is back). */
@@ -99,67 +102,67 @@ export class StreamClient {
 
   /** Fails the current connection with `error`, as if it broke: reported, then retried after a backoff wait. */
   interrupt(error: Error): void {
-    this.current?.abort.abort(error)
+    this._current?._abort.abort(error)
   }
 
-  private async connect(): Promise<void> {
-    const { platform } = this.options
-    const attempt: Attempt = { abort: new AbortController(), watchdog: undefined }
-    this.current = attempt
-    const live = () => this.current === attempt && !attempt.abort.signal.aborted
-    const timeoutMs = this.options.heartbeatTimeoutMs ?? 45_000
+  private async _connect(): Promise<void> {
+    const { platform } = this._options
+    const attempt: Attempt = { _abort: new AbortController(), _watchdog: undefined }
+    this._current = attempt
+    const live = () => this._current === attempt && !attempt._abort.signal.aborted
+    const timeoutMs = this._options.heartbeatTimeoutMs ?? 45_000
     const arm = () => {
       if (!live()) return
-      platform.clearTimeout(attempt.watchdog)
-      attempt.watchdog = platform.setTimeout(
-        () => attempt.abort.abort(new Error(this.options.silenceMessage ?? 'no heartbeat')),
+      platform.clearTimeout(attempt._watchdog)
+      attempt._watchdog = platform.setTimeout(
+        () => attempt._abort.abort(new Error(this._options.silenceMessage ?? 'no heartbeat')),
         timeoutMs,
       )
     }
     try {
       // armed before the request too: a server that accepts and never answers is as dead as a silent stream
       arm()
-      const { url, init } = this.options.request()
-      const response = await platform.fetch(url, { ...init, signal: attempt.abort.signal })
+      const { url, init } = this._options.request()
+      const response = await platform.fetch(url, { ...init, signal: attempt._abort.signal })
       if (!response.ok || response.body === null) {
         await response.body?.cancel().catch(() => {})
         throw new HttpError(response.status, `stream answered ${response.status}`)
       }
       if (!live()) throw new Error('stopped')
-      this.backoff.succeeded(platform.now())
-      this.options.onOpen?.()
+      this._backoff.succeeded(platform.now())
+      this._options.onOpen?.()
       let first = true
       await readSse(response.body, {
         onEvent: (event) => {
           if (!live()) return
           // data arrived: earlier failures are forgiven, so streams closed on purpose do not pile up backoff
-          if (first) this.backoff.reset()
+          if (first) this._backoff.reset()
           first = false
-          this.options.onEvent(event)
+          this._options.onEvent(event)
         },
         onActivity: arm,
       })
       throw new Error('stream ended')
     } catch (caught) {
       // stopped or replaced meanwhile: what ended it was on purpose
-      if (this.current !== attempt) return
-      this.current = undefined
-      const { signal } = attempt.abort
+      if (this._current !== attempt) return
+      this._current = undefined
+      const { signal } = attempt._abort
       const error = signal.aborted && signal.reason instanceof Error ? signal.reason : toError(caught)
-      if (error instanceof HttpError && (this.options.isFatal ?? isRefused)(error.status)) {
+      if (error instanceof HttpError && (this._options.isFatal ?? isRefused)(error.status)) {
         this.stop()
-        this.options.onFatal(error)
+        this._options.onFatal(error)
         return
       }
-      const wait = this.backoff.failed(platform.now())
-      this.options.onInterrupted(error, this.backoff.failures)
-      if (this.active && this.current === undefined)
-        this.retry = platform.setTimeout(() => {
-          this.retry = undefined
-          void this.connect()
+      const wait = this._backoff.failed(platform.now())
+      this._options.onInterrupted(error, this._backoff.failures)
+      if (this._active && this._current === undefined)
+        this._retry = platform.setTimeout(() => {
+          this._retry = undefined
+          void this._connect()
         }, wait)
     } finally {
-      platform.clearTimeout(attempt.watchdog)
+      platform.clearTimeout(attempt._watchdog)
     }
   }
 }

@@ -158,6 +158,12 @@ export class VaneClient {
   }
 
   private async start(bootstrap: ClientOptions['bootstrap']): Promise<void> {
+    // with telemetry on, ready means attributed too: no ruleset (so no `ready`, no resolved waitForReady) before
+    // OpenTelemetry has loaded, or the requests served first would be neither tagged nor counted
+    if (this.telemetry !== undefined) {
+      await this.telemetry.loaded
+      if (this.state === 'closed') return
+    }
     const { persistTo } = this.options
     const initial =
       bootstrap === undefined
@@ -180,8 +186,9 @@ export class VaneClient {
   }
 
   /**
-   * Resolves once a ruleset is loaded; rejects when `timeoutMs` passes first or
-   * the key is refused. Never hangs: the default timeout is 10 s.
+   * Resolves once a ruleset is loaded (with telemetry on, once OpenTelemetry has loaded too, so that the very
+   * first requests are tagged and counted); rejects when `timeoutMs` passes first or the key is refused. Never
+   * hangs: the default timeout is 10 s.
    */
   waitForReady(timeoutMs = 10_000): Promise<void> {
     if (this.evaluator !== undefined) return Promise.resolve()

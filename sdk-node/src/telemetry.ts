@@ -84,6 +84,11 @@ export class Telemetry {
   private windowStart: number
   private timer: unknown
   private dropped = 0
+  /**
+   * Settles (never rejects) once the optional peers have loaded or failed to: before that, evaluations tag no
+   * span and requests are not counted, so the client is not ready until then.
+   */
+  readonly loaded: Promise<void>
 
   constructor(
     private readonly options: TelemetryOptions,
@@ -96,15 +101,18 @@ export class Telemetry {
   ) {
     this.windowStart = context.platform.now()
     // optional peers: loaded lazily, and telemetry simply stays off without them
-    import('@opentelemetry/api')
+    const api = import('@opentelemetry/api')
       .then((m) => {
         this.api = m as unknown as OtelApi
         if (options.events !== false && (m as Partial<LogsApi>).logs !== undefined)
           this.apiLogs = m as unknown as LogsApi
       })
       .catch(() => {})
-    if (options.events !== false)
-      import('@opentelemetry/api-logs').then((m) => (this.logs = m as unknown as LogsApi)).catch(() => {})
+    const logs =
+      options.events === false
+        ? undefined
+        : import('@opentelemetry/api-logs').then((m) => (this.logs = m as unknown as LogsApi)).catch(() => {})
+    this.loaded = Promise.all([api, logs]).then(() => {})
     const interval = options.reportIntervalMs ?? 10_000
     if (interval > 0) this.schedule(interval)
   }

@@ -9,12 +9,7 @@ import { context, logs, type Span, SpanStatusCode, trace } from '@opentelemetry/
 import { logs as legacyLogs } from '@opentelemetry/api-logs'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs'
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base'
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
   type ClientOptions,
@@ -24,7 +19,15 @@ import {
   type VaneClient,
 } from '../../sdk-node/dist/index.js'
 import { type Vane, VaneServers } from '../support/server.js'
-import { booleanFlag, environmentWithKey, OutcomeFront, sleep, targeting, waitUntil } from './sdk-node-support.js'
+import {
+  booleanFlag,
+  environmentWithKey,
+  OutcomeFront,
+  serverSnapshot,
+  sleep,
+  targeting,
+  waitUntil,
+} from './sdk-node-support.js'
 
 const ENV = 'production'
 
@@ -47,20 +50,8 @@ async function client(options: Partial<ClientOptions> = {}): Promise<VaneClient>
   const c = createClient({ url: front.url, sdkKey, telemetry: { reportIntervalMs: 0 }, ...options })
   clients.push(c)
   active = c.spanProcessor()
+  // ready means attributed too: no waiting for OpenTelemetry to load after this
   await c.waitForReady(10_000)
-  // OpenTelemetry is an optional peer, loaded lazily: wait (bounded) until evaluations tag spans
-  await waitUntil(
-    () =>
-      tracer().startActiveSpan('probe', (span) => {
-        c.getBoolean('checkout', false)
-        span.end()
-        return (span as unknown as ReadableSpan).attributes[`${FLAG_ATTRIBUTE_PREFIX}checkout`] !== undefined
-      }),
-    5_000,
-    () => 'the SDK to load @opentelemetry/api',
-  )
-  // the probes' own report goes out now, so that tests see only their own
-  await c.spanProcessor().forceFlush()
   spans.reset()
   records.reset()
   front.reports.length = 0
@@ -458,5 +449,63 @@ describe('outcome reports', () => {
     expect(variant('blue').latencyMs!.p50).toBeLessThan(150)
     expect(variant('red').latencyMs!.p50).toBeGreaterThan(280)
     expect(variant('red').latencyMs!.p50).toBeLessThan(350)
+  })
+})
+
+describe('attribution from the first request', () => {
+  const N = 200
+
+  /** `N` requests served back to back in one event-loop turn, each a root span evaluating `color`. */
+  function tightLoop(c: VaneClient): void {
+    for (let i = 0; i < N; i++)
+      inSpan('GET /first', () => c.getString('color', 'none', { targetingKey: `first-${i}`, plan: 'pro' }))
+  }
+
+  /** Every request of the loop is tagged, and counted once in the next outcome report. */
+  async function expectEveryRequestAttributed(c: VaneClient): Promise<void> {
+    const tagged = finished('GET /first').filter((s) => s.attributes[`${FLAG_ATTRIBUTE_PREFIX}color`] === 'blue')
+    expect(tagged).toHaveLength(N)
+    await c.spanProcessor().forceFlush()
+    expect(front.reports).toHaveLength(1)
+    const report = front.reports[0]!.body as OutcomeReport
+    expect(report.series).toEqual([expect.objectContaining({ flag: 'color', variant: 'blue', count: N, errors: 0 })])
+  }
+
+  function start(options: Partial<ClientOptions> = {}): VaneClient {
+    spans.reset()
+    const c = createClient({ url: front.url, sdkKey, telemetry: { reportIntervalMs: 0 }, ...options })
+    clients.push(c)
+    active = c.spanProcessor()
+    return c
+  }
+
+  it('counts every request served right after waitForReady(), with the ruleset loaded from a bootstrap', async () => {
+    const c = start({ bootstrap: await serverSnapshot(vane.url, sdkKey) })
+    await c.waitForReady(10_000)
+    tightLoop(c)
+    await expectEveryRequestAttributed(c)
+  })
+
+  it('counts every request served right after waitForReady(), with the ruleset streamed from the server', async () => {
+    const c = start()
+    await c.waitForReady(10_000)
+    tightLoop(c)
+    await expectEveryRequestAttributed(c)
+  })
+
+  it("counts every request served from the 'ready' event's listener", async () => {
+    const c = start({ bootstrap: await serverSnapshot(vane.url, sdkKey) })
+    let served = false
+    c.on('ready', () => {
+      tightLoop(c)
+      served = true
+    })
+    // a ready event emitted before a listener could be added (inside createClient) counts as a failure too
+    await waitUntil(
+      () => served,
+      5_000,
+      () => "the 'ready' event",
+    )
+    await expectEveryRequestAttributed(c)
   })
 })
