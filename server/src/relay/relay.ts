@@ -102,6 +102,7 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
       return { ready, body }
     },
     keys: upstreamKeys(keys),
+    evaluationRateLimit: config.evaluationRateLimit,
     // a relay cannot list the upstream's client keys: preflights are answered for any origin, and each request is
     // still held to its own key (verified upstream from that origin)
     origins: { mayAllow: async () => true },
