@@ -36,7 +36,8 @@ const about = z.registry<{ accepts: string; secret?: boolean }>()
 
 /** One environment variable: its parser (with `.optional()` or `.default()`) and what it accepts, in words. */
 function setting<T extends z.ZodType>(accepts: string, schema: T, secret = false): T {
-  return schema.register(about, { accepts, secret })
+  about.add(schema, { accepts, secret })
+  return schema
 }
 
 const integer = (min: number, max: number) =>
