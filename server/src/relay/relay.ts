@@ -8,6 +8,7 @@ import { Delivery } from '../delivery/delivery.js'
 import { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../http/env.js'
 import { VaneError } from '../http/errors.js'
+import { asClientClosed } from '../http/request.js'
 import { EvaluatorHub } from '../live/hub.js'
 import type { KeyStrategy } from '../middleware/auth.js'
 import { outcomesBodyLimit } from '../routes/outcomes.js'
@@ -162,7 +163,9 @@ function outcomePassThrough(upstream: string): Hono<AppEnv> {
     const res = await fetch(new URL('/sdk/v1/outcomes', upstream), {
       method: 'POST',
       headers,
-      body: await c.req.arrayBuffer(),
+      body: await c.req.arrayBuffer().catch((error: unknown) => {
+        throw asClientClosed(c, error)
+      }),
       signal: AbortSignal.timeout(10_000),
     }).catch(() => undefined)
     if (res === undefined)

@@ -2,13 +2,13 @@ import { Hono } from 'hono'
 import { triggerFireInput } from '../control/schemas.js'
 import { fireTrigger } from '../control/triggers.js'
 import type { AppEnv } from '../http/env.js'
-import { validate } from '../http/request.js'
+import { readText, validate } from '../http/request.js'
 import type { RouteDeps } from './deps.js'
 
 /** Kill triggers: the secret in the URL is the credential, so alerting tools need no API key. */
 export function hookRoutes(deps: RouteDeps) {
   return new Hono<AppEnv>().post('/triggers/:secret', async (c) => {
-    const text = await c.req.text()
+    const text = await readText(c)
     let body: unknown = {}
     try {
       body = text.trim() === '' ? {} : JSON.parse(text)
