@@ -2,6 +2,7 @@ import { keySchema } from '@vane/engine/schema'
 import type { Context } from 'hono'
 import type { z } from 'zod'
 import { isVaneError, type ProblemIssue, VaneError } from './errors.js'
+import { checkJsonKeys } from './json-keys.js'
 
 function pointer(path: readonly PropertyKey[]): string {
   return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
@@ -99,6 +100,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   }
   if (nestsDeeperThan(text, MAX_JSON_DEPTH))
     throw new VaneError('bad_request', `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`)
+  checkJsonKeys(text, body)
   // PostgreSQL's text and jsonb hold neither NUL nor unpaired surrogates: refuse them on every store alike
   if (UNSTORABLE.test(text))
     throw new VaneError(

@@ -2,6 +2,7 @@ import { Hono } from 'hono'
 import { triggerFireInput } from '../control/schemas.js'
 import { fireTrigger } from '../control/triggers.js'
 import type { AppEnv } from '../http/env.js'
+import { checkJsonKeys } from '../http/json-keys.js'
 import { readText, validate } from '../http/request.js'
 import type { RouteDeps } from './deps.js'
 
@@ -15,6 +16,7 @@ export function hookRoutes(deps: RouteDeps) {
     } catch {
       body = {}
     }
+    checkJsonKeys(text, body)
     const input = validate(triggerFireInput, typeof body === 'object' && body !== null ? body : {})
     const action = input.action ?? (input.status === 'resolved' ? 'unkill' : 'kill')
     const { trigger, ...fired } = await fireTrigger(deps, c.req.param('secret'), action, input.reason)
