@@ -29,8 +29,12 @@ const send = (path: string, body: string, key?: string) =>
     body,
   })
 
+type Kind = 'admin' | 'server' | 'client' | 'none'
+/** [name, () => [path, body, key kind] (read when the test runs, after set-up), pointers] */
+type Case = [name: string, request: () => [path: string, body: string, kind: Kind], pointers: string[]]
+
 describe('duplicate and __proto__ keys', () => {
-  it.each([
+  it.each<Case>([
     [
       'an admin write (duplicate)',
       () => [`${A}/flags/g`, '{"type":"boolean","type":"string","variants":{"on":true,"off":false}}', 'admin'],
@@ -67,7 +71,7 @@ describe('duplicate and __proto__ keys', () => {
       ['/start'],
     ],
     ['a kill trigger (duplicate)', () => [triggerUrl, '{"action":"kill","action":"unkill"}', 'none'], ['/action']],
-  ] as const)('%s: 422 problem+json with the pointer, nothing changed', async (_, request, pointers) => {
+  ])('%s: 422 problem+json with the pointer, nothing changed', async (_, request, pointers) => {
     const [path, body, kind] = request()
     const key = { admin: undefined, server: serverKey, client: clientKey, none: '' }[kind]
     await expectNoChange(h, async () => {
