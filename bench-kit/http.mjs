@@ -77,7 +77,14 @@ export function benchServerEnv(base, extra) {
     'NODE_OPTIONS',
   ])
     delete env[name]
-  return { ...env, LOG_LEVEL: 'warn', NODE_ENV: 'production', VANE_RATE_LIMIT: '100000', ...extra }
+  return {
+    ...env,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    VANE_RATE_LIMIT: '100000',
+    VANE_EVALUATION_RATE_LIMIT: '100000',
+    ...extra,
+  }
 }
 
 /**

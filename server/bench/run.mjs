@@ -178,7 +178,12 @@ Object.assign(result, {
     ofrepSeconds: OFREP_SECONDS,
     ofrepLevels: OFREP_LEVELS,
     cpuProfile: CPU_PROF,
-    serverEnv: { LOG_LEVEL: 'warn', VANE_RATE_LIMIT: '100000', NODE_ENV: 'production' },
+    serverEnv: {
+      LOG_LEVEL: 'warn',
+      VANE_RATE_LIMIT: '100000',
+      VANE_EVALUATION_RATE_LIMIT: '100000',
+      NODE_ENV: 'production',
+    },
   },
   versions: {
     autocannon: JSON.parse(readFileSync(join(serverDir, 'node_modules/autocannon/package.json'), 'utf8')).version,

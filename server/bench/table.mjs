@@ -123,7 +123,8 @@ export function table(result) {
       'ms',
     )
     const limited = o.levels.some((l) => (l.statusCodes['429'] ?? 0) > 0)
-    if (limited) lines.push('note: the evaluation rate limit (20,000/s per key) answered 429 during the OFREP run')
+    if (limited)
+      lines.push('note: the evaluation rate limit (VANE_EVALUATION_RATE_LIMIT) answered 429 during the OFREP run')
   }
   lines.push('targets')
   for (const t of targets) {

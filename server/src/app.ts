@@ -29,8 +29,13 @@ import type { Store } from './storage/repository.js'
 /** Default cap on request bodies; cohort member uploads have their own, larger one. */
 export const BODY_LIMIT = 1024 * 1024
 
-/** Default per-key request rate on evaluation and stream endpoints. */
-const EVALUATION_RATE = { perSecond: 20_000, burst: 40_000 }
+/**
+ * Default per-key request rate on evaluation and stream endpoints, per instance. One instance serves about
+ * 4,500–7,000 bulk OFREP requests a second (docs/benchmarks.md): a per-key limit above that never acts. At 2,000/s
+ * one key (a leaked client key, a runaway retry loop) takes at most about half of an instance, leaving the rest to
+ * other keys, streams and health checks. Fleets that need more raise it (`VANE_EVALUATION_RATE_LIMIT`).
+ */
+export const EVALUATION_RATE = { perSecond: 2_000, burst: 4_000 }
 
 /**
  * What differs between the apps {@link assembleApp} builds: the full server ({@link createApp}) and a relay
@@ -46,7 +51,7 @@ export interface AppParts extends OfrepDeps {
   keys: KeyStrategy
   /** Which origins preflights and early errors are readable from. */
   origins: OriginStrategy
-  /** Per-key request rate on evaluation and stream endpoints. Default: 20,000/s, bursts of 40,000. */
+  /** Per-key request rate on evaluation and stream endpoints. Default: 2,000/s, bursts of 4,000 ({@link EVALUATION_RATE}). */
   evaluationRateLimit?: { perSecond: number; burst: number } | undefined
   /** Mounted ahead of the evaluation endpoints: the admin API and triggers, or a relay's refusal of them. */
   mount: (app: Hono<AppEnv>) => void
@@ -116,7 +121,7 @@ export interface AppOptions {
   version?: string
   /** Per-key request rate on admin endpoints. Default: 100/s, bursts of 200. */
   rateLimit?: { perSecond: number; burst: number }
-  /** Per-key request rate on evaluation and stream endpoints. Default: 20,000/s, bursts of 40,000. */
+  /** Per-key request rate on evaluation and stream endpoints. Default: 2,000/s, bursts of 4,000 ({@link EVALUATION_RATE}). */
   evaluationRateLimit?: { perSecond: number; burst: number }
   /** Counts evaluations by endpoint (metrics). */
   onEvaluate?: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => void

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { configFromEnv } from './config.js'
+import { configFromEnv, type ServerConfig } from './config.js'
 import { startRelay } from './relay/relay.js'
 import { startServer } from './runtime.js'
 
@@ -10,8 +10,15 @@ if (command !== 'serve') {
   process.exit(2)
 }
 
+let config: ServerConfig
+try {
+  config = configFromEnv()
+} catch (error) {
+  // every bad variable at once, before anything opens: a typo must not start a server that silently ignores it
+  process.stderr.write(`vane: ${error instanceof Error ? error.message : error}\n`)
+  process.exit(1)
+}
 // relay mode: `--upstream URL --sdk-key KEY` (or `--upstream=URL`), over VANE_UPSTREAM and VANE_SDK_KEY
-const config = configFromEnv()
 const args = process.argv.slice(3)
 for (let i = 0; i < args.length; i++) {
   const [flag, inline] = (args[i] as string).split(/=(.*)/s, 2) as [string, string | undefined]

@@ -1,4 +1,7 @@
 /** The server's settings, read from the environment by the CLI (`docs/operations.md` lists every variable). */
+import { z } from 'zod'
+import { checkBootstrapKey } from './control/keys.js'
+import { SCHEMA_NAME } from './storage/postgres.js'
 
 /** Where and how to run; read from the environment by the CLI. */
 export interface ServerConfig {
@@ -10,7 +13,10 @@ export interface ServerConfig {
   dataDir?: string
   bootstrapAdminKey?: string
   logLevel?: string
+  /** Per-key rate on the admin API (env `VANE_RATE_LIMIT`). Default 100/s, bursts of 200. */
   rateLimit?: { perSecond: number; burst: number }
+  /** Per-key rate on evaluation and streams (env `VANE_EVALUATION_RATE_LIMIT`). Default 2,000/s, bursts of 4,000. */
+  evaluationRateLimit?: { perSecond: number; burst: number }
   /** The address clients use to reach this server, for the URLs it hands out. */
   publicUrl?: string
   /** Signs OFREP event-stream URLs; instances behind one load balancer must share it. Random per process if unset. */
@@ -25,24 +31,160 @@ export interface ServerConfig {
   outcomeRetentionDays?: number
 }
 
+/** What each variable accepts, for the error; secrets are never echoed back. */
+const about = z.registry<{ accepts: string; secret?: boolean }>()
+
+/** One environment variable: its parser (with `.optional()` or `.default()`) and what it accepts, in words. */
+function setting<T extends z.ZodType>(accepts: string, schema: T, secret = false): T {
+  about.add(schema, { accepts, secret })
+  return schema
+}
+
+const integer = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, 'not a whole number').transform(Number).pipe(z.number().int().min(min).max(max))
+
+/** Above zero and finite: `0` would refuse every request, and a word would turn the limit off. */
+const positiveNumber = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, 'not a number')
+  .transform(Number)
+  .pipe(z.number().positive().finite())
+
+const httpUrl = (extra: (url: URL) => boolean = () => true) =>
+  z.string().refine((value) => {
+    if (!URL.canParse(value)) return false
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && extra(url)
+  }, 'not an absolute http(s) URL')
+
+/**
+ * Every environment variable the server reads, one entry each, checked together at start-up. Empty values count
+ * as unset. To add a setting: an entry here, a field in {@link ServerConfig}, a line in {@link configFromEnv} and
+ * a row in `docs/operations.md`.
+ */
+export const envSchema = z.object({
+  PORT: setting('a whole number from 0 (any free port) to 65535', integer(0, 65_535).default(8787)),
+  HOST: setting(
+    'a host name or IP address to listen on, such as 127.0.0.1, 0.0.0.0 or ::, without a scheme or path',
+    z
+      .string()
+      .regex(/^[^\s/]+$/, 'not a host name')
+      .default('127.0.0.1'),
+  ),
+  DATABASE_URL: setting(
+    'a postgres:// or postgresql:// URL (unset for SQLite)',
+    z
+      .string()
+      .refine((v) => /^postgres(ql)?:\/\//i.test(v) && URL.canParse(v), 'not a PostgreSQL URL')
+      .optional(),
+    true,
+  ),
+  VANE_PG_SCHEMA: setting(
+    'a schema name of lower-case letters, digits and underscores, at most 63, not starting with a digit',
+    z.string().regex(SCHEMA_NAME, 'not a schema name').optional(),
+  ),
+  VANE_DATA_DIR: setting('a directory path', z.string().optional()),
+  VANE_BOOTSTRAP_ADMIN_KEY: setting(
+    'a random secret of at least 32 characters, e.g. "$(openssl rand -base64 32)"',
+    z
+      .string()
+      .superRefine((secret, ctx) => {
+        try {
+          checkBootstrapKey(secret)
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) })
+        }
+      })
+      .optional(),
+    true,
+  ),
+  LOG_LEVEL: setting(
+    'one of fatal, error, warn, info, debug, trace, silent',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  ),
+  VANE_RATE_LIMIT: setting(
+    'a number of admin requests per second per key, above 0 (e.g. 100)',
+    positiveNumber.default(100),
+  ),
+  VANE_EVALUATION_RATE_LIMIT: setting(
+    'a number of evaluation and stream requests per second per key, above 0 (e.g. 2000)',
+    positiveNumber.default(2_000),
+  ),
+  VANE_STREAM_SECRET: setting(
+    'a random secret of at least 32 characters, the same on every instance, e.g. "$(openssl rand -base64 32)"',
+    z.string().min(32, 'too short').optional(),
+    true,
+  ),
+  VANE_PUBLIC_URL: setting(
+    'an absolute http(s) URL without query or fragment, such as https://flags.example.com',
+    httpUrl((url) => url.search === '' && url.hash === '' && url.username === '').optional(),
+  ),
+  VANE_HEARTBEAT_MS: setting('a whole number of milliseconds from 100 to 600000', integer(100, 600_000).optional()),
+  VANE_UPSTREAM: setting("the upstream server's absolute http(s) URL", httpUrl().optional()),
+  VANE_SDK_KEY: setting('a server key of the environment to mirror', z.string().optional(), true),
+  VANE_OUTCOME_RETENTION_DAYS: setting(
+    '0 (keep every report) or a number of days of at least 1',
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?$/, 'not a number')
+      .transform(Number)
+      .refine((days) => days === 0 || days >= 1, 'between 0 and 1')
+      .optional(),
+  ),
+})
+
+/** Refused settings: one line per variable, naming it, what it got and what it accepts. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Checks every variable at once (see {@link envSchema}); throws a {@link ConfigError} listing all that are wrong. */
+export function parseEnv(env: NodeJS.ProcessEnv = process.env): z.output<typeof envSchema> {
+  const input: Record<string, string> = {}
+  for (const name of Object.keys(envSchema.shape)) {
+    const value = env[name]?.trim()
+    if (value) input[name] = value
+  }
+  const parsed = envSchema.safeParse(input)
+  if (parsed.success) return parsed.data
+  const problems = new Map<string, string>()
+  for (const issue of parsed.error.issues) {
+    const name = String(issue.path[0])
+    if (problems.has(name)) continue
+    const meta = about.get(envSchema.shape[name as keyof typeof envSchema.shape])
+    // a check that words its own error (the bootstrap key's) is shown as it is
+    if (issue.code === 'custom' && issue.message.startsWith(`${name} `)) problems.set(name, issue.message)
+    else {
+      const got = meta?.secret
+        ? `a value of ${input[name]?.length} characters (not shown)`
+        : JSON.stringify(input[name])
+      problems.set(name, `${name} is ${got}, but it must be ${meta?.accepts ?? 'valid'} (${issue.message})`)
+    }
+  }
+  throw new ConfigError([...problems.values()])
+}
+
+/** The server's settings from the environment, checked; throws a {@link ConfigError} naming every bad variable. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const perSecond = Number(env.VANE_RATE_LIMIT ?? 100)
+  const s = parseEnv(env)
   return {
-    port: Number(env.PORT ?? 8787),
-    hostname: env.HOST ?? '127.0.0.1',
-    ...(env.DATABASE_URL !== undefined && { databaseUrl: env.DATABASE_URL }),
-    ...(env.VANE_PG_SCHEMA !== undefined && { databaseSchema: env.VANE_PG_SCHEMA }),
-    ...(env.VANE_DATA_DIR !== undefined && { dataDir: env.VANE_DATA_DIR }),
-    ...(env.VANE_BOOTSTRAP_ADMIN_KEY !== undefined && { bootstrapAdminKey: env.VANE_BOOTSTRAP_ADMIN_KEY }),
-    ...(env.LOG_LEVEL !== undefined && { logLevel: env.LOG_LEVEL }),
-    ...(env.VANE_STREAM_SECRET !== undefined && { streamSecret: env.VANE_STREAM_SECRET }),
-    ...(env.VANE_PUBLIC_URL !== undefined && { publicUrl: env.VANE_PUBLIC_URL }),
-    ...(Number(env.VANE_HEARTBEAT_MS) > 0 && { heartbeatMs: Number(env.VANE_HEARTBEAT_MS) }),
-    ...(env.VANE_UPSTREAM !== undefined && { upstream: env.VANE_UPSTREAM }),
-    ...(env.VANE_SDK_KEY !== undefined && { sdkKey: env.VANE_SDK_KEY }),
-    ...(env.VANE_OUTCOME_RETENTION_DAYS !== undefined && {
-      outcomeRetentionDays: Number(env.VANE_OUTCOME_RETENTION_DAYS),
-    }),
-    rateLimit: { perSecond, burst: perSecond * 2 },
+    port: s.PORT,
+    hostname: s.HOST,
+    ...(s.DATABASE_URL !== undefined && { databaseUrl: s.DATABASE_URL }),
+    ...(s.VANE_PG_SCHEMA !== undefined && { databaseSchema: s.VANE_PG_SCHEMA }),
+    ...(s.VANE_DATA_DIR !== undefined && { dataDir: s.VANE_DATA_DIR }),
+    ...(s.VANE_BOOTSTRAP_ADMIN_KEY !== undefined && { bootstrapAdminKey: s.VANE_BOOTSTRAP_ADMIN_KEY }),
+    ...(s.LOG_LEVEL !== undefined && { logLevel: s.LOG_LEVEL }),
+    rateLimit: { perSecond: s.VANE_RATE_LIMIT, burst: s.VANE_RATE_LIMIT * 2 },
+    evaluationRateLimit: { perSecond: s.VANE_EVALUATION_RATE_LIMIT, burst: s.VANE_EVALUATION_RATE_LIMIT * 2 },
+    ...(s.VANE_STREAM_SECRET !== undefined && { streamSecret: s.VANE_STREAM_SECRET }),
+    ...(s.VANE_PUBLIC_URL !== undefined && { publicUrl: s.VANE_PUBLIC_URL }),
+    ...(s.VANE_HEARTBEAT_MS !== undefined && { heartbeatMs: s.VANE_HEARTBEAT_MS }),
+    ...(s.VANE_UPSTREAM !== undefined && { upstream: s.VANE_UPSTREAM }),
+    ...(s.VANE_SDK_KEY !== undefined && { sdkKey: s.VANE_SDK_KEY }),
+    ...(s.VANE_OUTCOME_RETENTION_DAYS !== undefined && { outcomeRetentionDays: s.VANE_OUTCOME_RETENTION_DAYS }),
   }
 }

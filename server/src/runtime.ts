@@ -91,6 +91,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       },
     }),
     ...(config.rateLimit !== undefined && { rateLimit: config.rateLimit }),
+    ...(config.evaluationRateLimit !== undefined && { evaluationRateLimit: config.evaluationRateLimit }),
     ...observeApp(metrics, logger),
   })
   let retentionDays = config.outcomeRetentionDays ?? 30

@@ -37,11 +37,19 @@ const DEFAULT_CHECKED_AFTER_SERVER =
 const EMPTY_KEY = 'empty flag key: it has no OFREP URL (POST /ofrep/v1/evaluate/flags/ is not the single-flag endpoint)'
 const ARCHIVED_PREREQUISITE =
   'archived prerequisite: the server refuses to archive a flag a live flag lists as a prerequisite, so this state cannot exist on a server'
+const PROTO_KEY_REFUSED =
+  'a "__proto__" key in the context: the server refuses it in every JSON body (422 with its pointer) rather than evaluate a context other than the one sent; the engine and the Node SDK, which read contexts in memory, run the case'
 const INHERITED_KEY =
   'ofrep-web-provider 0.4.3 looks flags up in a plain object, so "constructor", "toString" and "__proto__" find Object.prototype members: the caller default with reason DEFAULT instead of FLAG_NOT_FOUND (a client bug; the server never sees the key)'
 
 /** Every spec case an OFREP client cannot run, by file and name, with the reason. */
 export const MAPPED_CASES: readonly MappedCase[] = [
+  {
+    file: '06-attributes.json',
+    name: 'admin: a "__proto__" key in the context does not supply other attributes',
+    clients: ['server', 'web'],
+    reason: PROTO_KEY_REFUSED,
+  },
   {
     file: '01-flag-state.json',
     name: 'missing flag is reported before an invalid context',

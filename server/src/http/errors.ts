@@ -18,6 +18,8 @@ const STATUS = {
   unsupported_media_type: 415,
   validation: 422,
   rate_limited: 429,
+  // nginx's code: nobody reads the answer, but logs and metrics must not count the client's leaving as ours
+  client_closed: 499 as ContentfulStatusCode,
   internal: 500,
   unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>
@@ -35,6 +37,7 @@ const TITLES: Record<ProblemCode, string> = {
   unsupported_media_type: 'Unsupported media type',
   validation: 'Invalid request',
   rate_limited: 'Too many requests',
+  client_closed: 'The client closed the request before sending all of it',
   internal: 'Internal Server Error',
   unavailable: 'Service unavailable',
 }

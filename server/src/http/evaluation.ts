@@ -6,6 +6,7 @@ import type { EvaluatorHub } from '../live/hub.js'
 import type { AppEnv } from './env.js'
 import { VaneError } from './errors.js'
 import { isNodeRequest, readNodeBody } from './node-path.js'
+import { readText } from './request.js'
 
 const EVALUATION_BODY_LIMIT = 1024 * 1024
 const tooLarge = () =>
@@ -29,7 +30,7 @@ export const evaluationBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
 
 /** The body of an evaluation request as text, within the limit. */
 export async function readEvaluationBody(c: Context<AppEnv>): Promise<string> {
-  const text = isNodeRequest(c) ? await readNodeBody(c, EVALUATION_BODY_LIMIT) : await c.req.text()
+  const text = isNodeRequest(c) ? await readNodeBody(c, EVALUATION_BODY_LIMIT) : await readText(c)
   if (text === undefined) throw tooLarge()
   return text
 }

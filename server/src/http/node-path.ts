@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context } from 'hono'
 import { SSE_HEADERS, type SseConnection } from '../delivery/sse.js'
+import { clientClosed } from './request.js'
 
 /** The header by which a handler tells @hono/node-server that it wrote the response itself (its `X_ALREADY_SENT`). */
 export const ALREADY_SENT = 'x-hono-already-sent'
@@ -87,11 +88,12 @@ export function readNodeBody(c: Context, maxBytes: number): Promise<string | und
       if (size > maxBytes) done(undefined)
       else chunks.push(chunk)
     }
+    // the request's socket failing or closing mid-body is the client leaving: a 499, never a 5xx
     const onEnd = () => {
-      if (!incoming.complete) done(undefined, new Error('the client went away before sending the whole body'))
+      if (!incoming.complete) done(undefined, clientClosed())
       else done(utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)))
     }
-    const onError = (error: Error) => done(undefined, error)
+    const onError = () => done(undefined, clientClosed())
     incoming.on('data', onData)
     incoming.on('end', onEnd)
     incoming.on('error', onError)

@@ -1,7 +1,8 @@
 import { keySchema } from '@vane/engine/schema'
 import type { Context } from 'hono'
 import type { z } from 'zod'
-import { type ProblemIssue, VaneError } from './errors.js'
+import { isVaneError, type ProblemIssue, VaneError } from './errors.js'
+import { checkJsonKeys } from './json-keys.js'
 
 function pointer(path: readonly PropertyKey[]): string {
   return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
@@ -51,12 +52,46 @@ function unstorablePaths(value: unknown, path: (string | number)[]): (string | n
   return Object.entries(value).flatMap(([k, v]) => (badText(k) ? [[...path, k]] : unstorablePaths(v, [...path, k])))
 }
 
+/** The client went away before its body arrived (a socket closed mid-body): its error, not the server's. */
+export const clientClosed = () =>
+  new VaneError('client_closed', 'the client closed the connection before sending the whole request body')
+
+/**
+ * The request body as text. A body cut short by the client is {@link clientClosed} (499), never a 5xx: the runtime
+ * reports it as a stream error (on Node an `ECONNRESET` "aborted"), which would otherwise read as a database
+ * connection reset (503) or an unexpected error (500), and inflate the alerts on server errors.
+ */
+export async function readText(c: Context): Promise<string> {
+  try {
+    return await c.req.text()
+  } catch (error) {
+    throw asClientClosed(c, error)
+  }
+}
+
+/** An error from reading the request body, as {@link clientClosed} when the client went away. */
+export function asClientClosed(c: Context, error: unknown): unknown {
+  if (isVaneError(error)) return error // the body limit's 413
+  return c.req.raw.signal.aborted || isAbort(error) ? clientClosed() : error
+}
+
+function isAbort(error: unknown): boolean {
+  const e = error as { name?: unknown; code?: unknown; cause?: { code?: unknown } } | null
+  return (
+    e?.name === 'AbortError' ||
+    e?.code === 'ECONNRESET' ||
+    e?.code === 'ECONNABORTED' ||
+    e?.code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    e?.cause?.code === 'ECONNRESET'
+  )
+}
+
 /** Parses and validates a JSON body: 415 for another media type, 400 for broken JSON, 422 listing every bad field. */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const type = c.req.header('content-type') ?? ''
   if (!/^application\/(.+\+)?json\b/i.test(type))
     throw new VaneError('unsupported_media_type', `send JSON with "Content-Type: application/json", not "${type}"`)
-  const text = await c.req.text()
+  const text = await readText(c)
   let body: unknown
   try {
     body = JSON.parse(text)
@@ -65,6 +100,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   }
   if (nestsDeeperThan(text, MAX_JSON_DEPTH))
     throw new VaneError('bad_request', `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`)
+  checkJsonKeys(text, body)
   // PostgreSQL's text and jsonb hold neither NUL nor unpaired surrogates: refuse them on every store alike
   if (UNSTORABLE.test(text))
     throw new VaneError(

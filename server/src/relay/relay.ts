@@ -8,6 +8,7 @@ import { Delivery } from '../delivery/delivery.js'
 import { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../http/env.js'
 import { VaneError } from '../http/errors.js'
+import { asClientClosed } from '../http/request.js'
 import { EvaluatorHub } from '../live/hub.js'
 import type { KeyStrategy } from '../middleware/auth.js'
 import { outcomesBodyLimit } from '../routes/outcomes.js'
@@ -102,6 +103,7 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
       return { ready, body }
     },
     keys: upstreamKeys(keys),
+    evaluationRateLimit: config.evaluationRateLimit,
     // a relay cannot list the upstream's client keys: preflights are answered for any origin, and each request is
     // still held to its own key (verified upstream from that origin)
     origins: { mayAllow: async () => true },
@@ -161,7 +163,9 @@ function outcomePassThrough(upstream: string): Hono<AppEnv> {
     const res = await fetch(new URL('/sdk/v1/outcomes', upstream), {
       method: 'POST',
       headers,
-      body: await c.req.arrayBuffer(),
+      body: await c.req.arrayBuffer().catch((error: unknown) => {
+        throw asClientClosed(c, error)
+      }),
       signal: AbortSignal.timeout(10_000),
     }).catch(() => undefined)
     if (res === undefined)

@@ -5,6 +5,7 @@ import { encodeEvent } from '../delivery/sse.js'
 import type { AppEnv } from '../http/env.js'
 import { VaneError } from '../http/errors.js'
 import { evaluationBodyLimit, evaluatorFor, readEvaluationBody } from '../http/evaluation.js'
+import { checkJsonKeys } from '../http/json-keys.js'
 import { sseResponse } from '../http/node-path.js'
 import type { EvaluatorHub } from '../live/hub.js'
 
@@ -27,6 +28,7 @@ export function clientRoutes(deps: ClientDeps) {
     } catch {
       throw new VaneError('bad_request', 'the body is not JSON; send {"context": {...}}')
     }
+    checkJsonKeys(text, body)
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw new VaneError('validation', 'send {"context": {...}}', [{ pointer: '', message: 'must be an object' }])
     const context = (body as { context?: unknown }).context ?? {}

@@ -7,6 +7,7 @@ import type { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../http/env.js'
 import { VaneError } from '../http/errors.js'
 import { evaluationBodyLimit, evaluatorFor, readEvaluationBody } from '../http/evaluation.js'
+import { checkJsonKeys } from '../http/json-keys.js'
 import { headOnly, sseResponse } from '../http/node-path.js'
 import type { EvaluatorHub } from '../live/hub.js'
 import type { Store } from '../storage/repository.js'
@@ -45,6 +46,7 @@ async function readContext(c: Context<AppEnv>, key?: string): Promise<Record<str
       `the body is not JSON: ${error instanceof Error ? error.message : error}`,
     )
   }
+  checkJsonKeys(text, body)
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw ofrepError('bad_request', key, 'INVALID_CONTEXT', 'send {"context": {...}}')
   const context = (body as { context?: unknown }).context ?? {}

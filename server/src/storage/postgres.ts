@@ -19,7 +19,7 @@ export interface PostgresStoreOptions {
   poolSize?: number
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
 /**
  * Opens the shared PostgreSQL store and brings its tables up to date.

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Hono } from 'hono'
-import { createApp } from '../app.js'
+import { type AppOptions, createApp } from '../app.js'
 import { bootstrapAdminKey, createKey, KeyAuthenticator } from '../control/keys.js'
 import { Delivery, type DeliveryOptions } from '../delivery/delivery.js'
 import { StreamTokens } from '../delivery/tokens.js'
@@ -48,6 +48,10 @@ export interface HarnessOptions {
   onDropped?: DeliveryOptions['onDropped']
   /** Opens the store (given the temporary directory); default: a SQLite file in it. Closed with the harness. */
   openStore?: (dir: string) => Promise<Store>
+  /** The app's `onRequest` (what logs and metrics see of each finished request). */
+  onRequest?: AppOptions['onRequest']
+  /** The app's `onUnexpectedError`. */
+  onUnexpectedError?: AppOptions['onUnexpectedError']
 }
 
 /** Signs the harness's OFREP event-stream tokens. */
@@ -76,6 +80,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     tokens: new StreamTokens(STREAM_SECRET),
     rateLimit: options.rateLimit ?? { perSecond: 10_000, burst: 10_000 },
     ...(options.evaluationRateLimit !== undefined && { evaluationRateLimit: options.evaluationRateLimit }),
+    ...(options.onRequest !== undefined && { onRequest: options.onRequest }),
+    ...(options.onUnexpectedError !== undefined && { onUnexpectedError: options.onUnexpectedError }),
   })
   const call: Harness['call'] = (method, path, body, headers = {}) =>
     Promise.resolve(

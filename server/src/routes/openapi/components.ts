@@ -465,7 +465,7 @@ export function errorResponses(bodyLimit: number): Record<string, ResponseObject
       ),
     ),
     Validation: problemResponse(
-      "Every failing field, each with a JSON Pointer into the body (or, for a change that would break an environment, into that environment's targeting).",
+      "Every failing field, each with a JSON Pointer into the body (or, for a change that would break an environment, into that environment's targeting). A key written twice in one object, or a `__proto__` key, is refused too, pointing at the key.",
       p(
         'validation',
         422,
