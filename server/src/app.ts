@@ -10,6 +10,7 @@ import type { ChangeFeed } from './live/feed.js'
 import type { EvaluatorHub } from './live/hub.js'
 import { type KeyStrategy, requireKey } from './middleware/auth.js'
 import { checkOrigin, evaluationCors, keyTableOrigins, type OriginStrategy } from './middleware/cors.js'
+import { noStore } from './middleware/no-store.js'
 import { rateLimit } from './middleware/rate-limit.js'
 import { type RequestRecord, telemetry } from './middleware/telemetry.js'
 import { auditRoutes } from './routes/audit.js'
@@ -185,6 +186,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
         },
       })
       // member uploads carry their own, larger limit (matched exactly: a flag may be called "members")
+      admin.use(noStore())
       admin.use((c, next) => (/^\/admin\/v1\/cohorts\/[^/]+\/members$/.test(c.req.path) ? next() : limit(c, next)))
       admin.use(requireKey({ auth: options.auth, kinds: ['admin'] }))
       admin.use(rateLimit(options.rateLimit ?? { perSecond: 100, burst: 200 }))
@@ -198,7 +200,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       app.route('/admin/v1', openApiRoutes({ bodyLimit: BODY_LIMIT, version }))
       app.route('/admin/v1', admin)
       // trigger URLs take no API key, so their bodies are capped before anything reads them
-      app.use('/hooks/*', limit)
+      app.use('/hooks/*', noStore(), limit)
       app.route('/hooks/v1', hookRoutes(options))
     },
     sdk: outcomeRoutes(options),
