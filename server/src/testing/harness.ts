@@ -46,6 +46,8 @@ export interface HarnessOptions {
   keyCheckMs?: number
   /** Delivery's `onDropped`: streams closed for a reason other than the client going away or shutdown. */
   onDropped?: DeliveryOptions['onDropped']
+  /** The server's public address (`VANE_PUBLIC_URL`); unset by default, so the app hands out paths. */
+  publicUrl?: string
   /** Opens the store (given the temporary directory); default: a SQLite file in it. Closed with the harness. */
   openStore?: (dir: string) => Promise<Store>
 }
@@ -76,6 +78,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     tokens: new StreamTokens(STREAM_SECRET),
     rateLimit: options.rateLimit ?? { perSecond: 10_000, burst: 10_000 },
     ...(options.evaluationRateLimit !== undefined && { evaluationRateLimit: options.evaluationRateLimit }),
+    ...(options.publicUrl !== undefined && { publicUrl: options.publicUrl }),
   })
   const call: Harness['call'] = (method, path, body, headers = {}) =>
     Promise.resolve(
