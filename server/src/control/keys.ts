@@ -30,7 +30,7 @@ export async function createKey(
     environment: input.environment ?? null,
     hash: await hashSecret(secret),
     prefix: secretPrefix(secret),
-    allowedOrigins: input.allowedOrigins?.map((o) => new URL(o).origin) ?? [],
+    allowedOrigins: input.allowedOrigins?.map((o) => (o === 'null' ? o : new URL(o).origin)) ?? [],
     secureModeSecret,
     createdAt: '',
     revokedAt: null,
