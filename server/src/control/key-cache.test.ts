@@ -63,7 +63,13 @@ describe('KeyAuthenticator caches', () => {
 
   it('a recently rejected secret is answered from the cache, by its hash', async () => {
     let lookups = 0
-    const counting: Store = { ...store, getApiKeyByHash: async (hash) => (lookups++, store.getApiKeyByHash(hash)) }
+    const counting: Store = {
+      ...store,
+      getApiKeyByHash: async (hash) => {
+        lookups++
+        return store.getApiKeyByHash(hash)
+      },
+    }
     const auth = new KeyAuthenticator(counting)
     expect(await auth.authenticate('vane_server_nope')).toBeUndefined()
     expect(await auth.authenticate('vane_server_nope')).toBeUndefined()

@@ -50,7 +50,10 @@ describe('RelayKeys', () => {
       upstream: 'http://upstream.test',
       sdkKey: relayKey,
       current: () => ({ environment: 'production', version: 1 }),
-      fetch: (async () => (asked++, new Response(null, { status: 401 }))) as typeof fetch,
+      fetch: (async () => {
+        asked++
+        return new Response(null, { status: 401 })
+      }) as typeof fetch,
     })
     for (let i = 0; i < 3; i++) expect((await keys.authenticate('vane_server_nope', undefined)).status).toBe(401)
     expect(asked).toBe(1)
