@@ -9,6 +9,7 @@ import { isVaneError, problem, unexpected, VaneError } from './http/errors.js'
 import type { ChangeFeed } from './live/feed.js'
 import type { EvaluatorHub } from './live/hub.js'
 import { type KeyStrategy, requireKey } from './middleware/auth.js'
+import { type AuthFailureLimitOptions, authFailureLimit } from './middleware/auth-failures.js'
 import { checkOrigin, evaluationCors, keyTableOrigins, type OriginStrategy } from './middleware/cors.js'
 import { noStore } from './middleware/no-store.js'
 import { rateLimit } from './middleware/rate-limit.js'
@@ -49,6 +50,8 @@ export interface AppParts extends OfrepDeps {
   origins: OriginStrategy
   /** Per-key request rate on evaluation and stream endpoints. Default: 20,000/s, bursts of 40,000. */
   evaluationRateLimit?: { perSecond: number; burst: number } | undefined
+  /** Failed authentications allowed per client address (429 beyond); unset: not limited. */
+  authFailures?: AuthFailureLimitOptions | undefined
   /** Mounted ahead of the evaluation endpoints: the admin API and triggers, or a relay's refusal of them. */
   mount: (app: Hono<AppEnv>) => void
   /** More `/sdk/v1` endpoints, behind the same server key and rate limit as the streams (outcome reports). */
@@ -68,6 +71,8 @@ export function assembleApp(parts: AppParts): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   app.use(requestId())
   app.use(telemetry({ ...(parts.onRequest !== undefined && { onRequest: parts.onRequest }) }))
+
+  if (parts.authFailures !== undefined) app.use(authFailureLimit(parts.authFailures))
 
   app.get('/healthz', (c) => c.json({ status: 'ok', ...parts.health }))
   app.get('/readyz', async (c) => {
@@ -121,6 +126,8 @@ export interface AppOptions {
   evaluationRateLimit?: { perSecond: number; burst: number }
   /** Counts evaluations by endpoint (metrics). */
   onEvaluate?: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => void
+  /** Failed authentications allowed per client address (429 beyond); unset: not limited. */
+  authFailures?: AuthFailureLimitOptions
   /** True once start-up finished (migrations ran, evaluators loaded); `/readyz` reports it. */
   ready?: () => boolean
   /** The cross-instance change feed's state, when there is one; `/readyz` fails while it is down or behind. */
@@ -177,6 +184,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     keys: options.auth,
     origins: keyTableOrigins({ store: options.store }),
     evaluationRateLimit: options.evaluationRateLimit,
+    authFailures: options.authFailures,
     mount: (app) => {
       const admin = new Hono<AppEnv>()
       const limit = bodyLimit({

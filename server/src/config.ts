@@ -23,6 +23,10 @@ export interface ServerConfig {
   sdkKey?: string
   /** Days of SDK outcome reports kept for the impact view (env `VANE_OUTCOME_RETENTION_DAYS`); 0 keeps them all. Default 30. */
   outcomeRetentionDays?: number
+  /** Failed authentications per minute per client address, also the burst (env `VANE_AUTH_FAILURE_LIMIT`); 0 turns the limit off. Default 30. */
+  authFailureLimit?: number
+  /** Proxies in front whose `X-Forwarded-For` entries are trusted for the client address (env `VANE_TRUST_PROXY`). Default 0: the socket's peer. */
+  trustProxy?: number
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -43,6 +47,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     ...(env.VANE_OUTCOME_RETENTION_DAYS !== undefined && {
       outcomeRetentionDays: Number(env.VANE_OUTCOME_RETENTION_DAYS),
     }),
+    ...(env.VANE_AUTH_FAILURE_LIMIT !== undefined && { authFailureLimit: Number(env.VANE_AUTH_FAILURE_LIMIT) }),
+    ...(env.VANE_TRUST_PROXY !== undefined && { trustProxy: Number(env.VANE_TRUST_PROXY) }),
     rateLimit: { perSecond, burst: perSecond * 2 },
   }
 }

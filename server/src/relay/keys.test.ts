@@ -17,7 +17,7 @@ describe('RelayKeys', () => {
     let asked = 0
     const good = await h.key('server', 'production')
     // the real upstream app for real keys; junk gets the upstream's answer (401) without the round trip
-    const upstream = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const upstream = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
       if (down) throw new TypeError('fetch failed')
       asked++
       const request = new Request(input, init)

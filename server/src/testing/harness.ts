@@ -13,6 +13,7 @@ import { Delivery, type DeliveryOptions } from '../delivery/delivery.js'
 import { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../http/env.js'
 import { createLocalFeed } from '../live/feed.js'
+import type { AuthFailureLimitOptions } from '../middleware/auth-failures.js'
 import { EvaluatorHub } from '../live/hub.js'
 import type { KeyKind, Store } from '../storage/repository.js'
 import { openSqliteStore } from '../storage/sqlite.js'
@@ -46,6 +47,8 @@ export interface HarnessOptions {
   keyCheckMs?: number
   /** Delivery's `onDropped`: streams closed for a reason other than the client going away or shutdown. */
   onDropped?: DeliveryOptions['onDropped']
+  /** Failed authentications allowed per client address (createApp's `authFailures`); unset: not limited. */
+  authFailures?: AuthFailureLimitOptions
   /** The server's public address (`VANE_PUBLIC_URL`); unset by default, so the app hands out paths. */
   publicUrl?: string
   /** Opens the store (given the temporary directory); default: a SQLite file in it. Closed with the harness. */
@@ -79,6 +82,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     rateLimit: options.rateLimit ?? { perSecond: 10_000, burst: 10_000 },
     ...(options.evaluationRateLimit !== undefined && { evaluationRateLimit: options.evaluationRateLimit }),
     ...(options.publicUrl !== undefined && { publicUrl: options.publicUrl }),
+    ...(options.authFailures !== undefined && { authFailures: options.authFailures }),
   })
   const call: Harness['call'] = (method, path, body, headers = {}) =>
     Promise.resolve(
