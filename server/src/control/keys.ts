@@ -161,9 +161,9 @@ const isDuplicate = (error: unknown) =>
 
 const CACHE_MS = 5_000
 
-/** Bytes the cache of known keys may hold (about 30,000 keys with their origins). Default 16 MiB. */
+/** Bytes the cache of known keys may hold (about 15,000 keys). Default 16 MiB. */
 export const KNOWN_KEYS_CACHE_BYTES = 16 * 1024 * 1024
-/** Bytes the cache of unknown secrets may hold (about 40,000 hashes). Default 4 MiB. */
+/** Bytes the cache of unknown secrets may hold (about 14,000 hashes). Default 4 MiB. */
 export const UNKNOWN_KEYS_CACHE_BYTES = 4 * 1024 * 1024
 
 const usable = (key: ApiKeyRecord | undefined) => (key === undefined || key.revokedAt !== null ? undefined : key)
