@@ -72,7 +72,10 @@ export function assembleApp(parts: AppParts): Hono<AppEnv> {
   app.use(requestId())
   app.use(telemetry({ ...(parts.onRequest !== undefined && { onRequest: parts.onRequest }) }))
 
-  if (parts.authFailures !== undefined) app.use(authFailureLimit(parts.authFailures))
+  if (parts.authFailures !== undefined) {
+    const recognised = parts.keys.recognised?.bind(parts.keys)
+    app.use(authFailureLimit({ recognised, ...parts.authFailures }))
+  }
 
   app.get('/healthz', (c) => c.json({ status: 'ok', ...parts.health }))
   app.get('/readyz', async (c) => {

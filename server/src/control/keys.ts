@@ -241,6 +241,11 @@ export class KeyAuthenticator {
     return usable(key)
   }
 
+  /** Whether this secret was found in the store recently and is not revoked (memory only, no lookup). */
+  async recognised(secret: string): Promise<boolean> {
+    return usable(this.known.peek(secret)?.key) !== undefined
+  }
+
   /** Bytes both caches hold, as counted against their bounds. */
   cachedBytes(): { known: number; unknown: number } {
     return { known: this.known.calculatedSize, unknown: this.unknown.calculatedSize }

@@ -11,6 +11,8 @@ export interface AuthFailureLimitOptions {
   /** Failed authentications an address may make per minute, sustained; also the burst. Non-positive: no limit. */
   perMinute: number
   clientAddress: ClientAddress
+  /** Keys that authenticated recently pass even an address over its limit (`KeyStrategy.recognised`). */
+  recognised?: ((secret: string, origin: string | undefined) => Promise<boolean>) | undefined
   /** Addresses tracked at once (least recently failing out first). Default 100,000. */
   maxAddresses?: number
   now?: () => number
@@ -19,9 +21,10 @@ export interface AuthFailureLimitOptions {
 /**
  * Throttles guessing: a token bucket per client address, spent only by failures (a request whose API key is unknown
  * or revoked, 401; a trigger URL that names no trigger, 404). An address with none left gets 429 with `Retry-After`
- * for every request that presents a credential, before it is checked; requests that authenticate never spend
- * anything, so keyed traffic from other addresses is never slowed. Requests without an address (no socket, as in
- * tests through `app.request`) are not counted.
+ * for every request that presents a credential, before it is checked, unless the key authenticated recently (so
+ * clients behind the same NAT or relay as a guesser keep working; a guess would have to be a key in use). Requests
+ * that authenticate never spend anything. Requests without an address (no socket, as in tests through
+ * `app.request`) are not counted.
  */
 export function authFailureLimit(options: AuthFailureLimitOptions): MiddlewareHandler<AppEnv> {
   const now = options.now ?? Date.now
@@ -35,12 +38,13 @@ export function authFailureLimit(options: AuthFailureLimitOptions): MiddlewareHa
   return async (c, next) => {
     if (!(options.perMinute > 0)) return next()
     const trigger = c.req.path.startsWith('/hooks/')
-    if (!trigger && readSecret(c.req.raw.headers) === undefined) return next()
+    const secret = trigger ? undefined : readSecret(c.req.raw.headers)
+    if (!trigger && secret === undefined) return next()
     const address = options.clientAddress(c)
     if (address === undefined) return next()
     const t = now()
     const tokens = tokensAt(address, t)
-    if (tokens < 1) {
+    if (tokens < 1 && !(secret !== undefined && (await options.recognised?.(secret, c.req.header('origin'))))) {
       const retryAfter = Math.max(1, Math.ceil((1 - tokens) / perMs / 1000))
       throw new VaneError(
         'rate_limited',

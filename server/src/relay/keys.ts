@@ -110,6 +110,14 @@ export class RelayKeys {
     }
   }
 
+  /** Whether the upstream accepted this secret from `origin` before (memory only, no upstream request). */
+  async recognised(secret: string, origin: string | undefined): Promise<boolean> {
+    const hash = await hashSecret(secret)
+    this.ownHash ??= hashSecret(this.options.sdkKey)
+    if (constantTimeEqual(hash, await this.ownHash)) return true
+    return this.known.peek(`${hash}\u0000${origin ?? ''}`) !== undefined
+  }
+
   /** For open streams and OFREP event tokens: the key with this id, re-checked upstream once its answer is old. */
   async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
     const current = this.options.current()

@@ -149,6 +149,7 @@ function upstreamKeys(keys: RelayKeys): KeyStrategy {
       if (verdict.key !== undefined || verdict.status === 401) return verdict.key
       throw new VaneError('forbidden', verdict.detail)
     },
+    recognised: (secret, origin) => keys.recognised(secret, origin),
   }
 }
 
