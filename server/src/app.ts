@@ -9,7 +9,9 @@ import { isVaneError, problem, unexpected, VaneError } from './http/errors.js'
 import type { ChangeFeed } from './live/feed.js'
 import type { EvaluatorHub } from './live/hub.js'
 import { type KeyStrategy, requireKey } from './middleware/auth.js'
+import { type AuthFailureLimitOptions, authFailureLimit } from './middleware/auth-failures.js'
 import { checkOrigin, evaluationCors, keyTableOrigins, type OriginStrategy } from './middleware/cors.js'
+import { noStore } from './middleware/no-store.js'
 import { rateLimit } from './middleware/rate-limit.js'
 import { type RequestRecord, telemetry } from './middleware/telemetry.js'
 import { auditRoutes } from './routes/audit.js'
@@ -53,6 +55,8 @@ export interface AppParts extends OfrepDeps {
   origins: OriginStrategy
   /** Per-key request rate on evaluation and stream endpoints. Default: 2,000/s, bursts of 4,000 ({@link EVALUATION_RATE}). */
   evaluationRateLimit?: { perSecond: number; burst: number } | undefined
+  /** Failed authentications allowed per client address (429 beyond); unset: not limited. */
+  authFailures?: AuthFailureLimitOptions | undefined
   /** Mounted ahead of the evaluation endpoints: the admin API and triggers, or a relay's refusal of them. */
   mount: (app: Hono<AppEnv>) => void
   /** More `/sdk/v1` endpoints, behind the same server key and rate limit as the streams (outcome reports). */
@@ -72,6 +76,11 @@ export function assembleApp(parts: AppParts): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   app.use(requestId())
   app.use(telemetry({ ...(parts.onRequest !== undefined && { onRequest: parts.onRequest }) }))
+
+  if (parts.authFailures !== undefined) {
+    const recognised = parts.keys.recognised?.bind(parts.keys)
+    app.use(authFailureLimit({ recognised, ...parts.authFailures }))
+  }
 
   app.get('/healthz', (c) => c.json({ status: 'ok', ...parts.health }))
   app.get('/readyz', async (c) => {
@@ -125,6 +134,8 @@ export interface AppOptions {
   evaluationRateLimit?: { perSecond: number; burst: number }
   /** Counts evaluations by endpoint (metrics). */
   onEvaluate?: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => void
+  /** Failed authentications allowed per client address (429 beyond); unset: not limited. */
+  authFailures?: AuthFailureLimitOptions
   /** True once start-up finished (migrations ran, evaluators loaded); `/readyz` reports it. */
   ready?: () => boolean
   /** The cross-instance change feed's state, when there is one; `/readyz` fails while it is down or behind. */
@@ -181,6 +192,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     keys: options.auth,
     origins: keyTableOrigins({ store: options.store }),
     evaluationRateLimit: options.evaluationRateLimit,
+    authFailures: options.authFailures,
     mount: (app) => {
       const admin = new Hono<AppEnv>()
       const limit = bodyLimit({
@@ -190,6 +202,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
         },
       })
       // member uploads carry their own, larger limit (matched exactly: a flag may be called "members")
+      admin.use(noStore())
       admin.use((c, next) => (/^\/admin\/v1\/cohorts\/[^/]+\/members$/.test(c.req.path) ? next() : limit(c, next)))
       admin.use(requireKey({ auth: options.auth, kinds: ['admin'] }))
       admin.use(rateLimit(options.rateLimit ?? { perSecond: 100, burst: 200 }))
@@ -203,7 +216,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       app.route('/admin/v1', openApiRoutes({ bodyLimit: BODY_LIMIT, version }))
       app.route('/admin/v1', admin)
       // trigger URLs take no API key, so their bodies are capped before anything reads them
-      app.use('/hooks/*', limit)
+      app.use('/hooks/*', noStore(), limit)
       app.route('/hooks/v1', hookRoutes(options))
     },
     sdk: outcomeRoutes(options),

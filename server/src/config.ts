@@ -29,6 +29,10 @@ export interface ServerConfig {
   sdkKey?: string
   /** Days of SDK outcome reports kept for the impact view (env `VANE_OUTCOME_RETENTION_DAYS`); 0 keeps them all. Default 30. */
   outcomeRetentionDays?: number
+  /** Failed authentications per minute per client address, also the burst (env `VANE_AUTH_FAILURE_LIMIT`); 0 turns the limit off. Default 30. */
+  authFailureLimit?: number
+  /** Proxies in front whose `X-Forwarded-For` entries are trusted for the client address (env `VANE_TRUST_PROXY`). Default 0: the socket's peer. */
+  trustProxy?: number
 }
 
 /** What each variable accepts, for the error; secrets are never echoed back. */
@@ -122,6 +126,14 @@ export const envSchema = z.object({
   VANE_HEARTBEAT_MS: setting('a whole number of milliseconds from 100 to 600000', integer(100, 600_000).optional()),
   VANE_UPSTREAM: setting("the upstream server's absolute http(s) URL", httpUrl().optional()),
   VANE_SDK_KEY: setting('a server key of the environment to mirror', z.string().optional(), true),
+  VANE_AUTH_FAILURE_LIMIT: setting(
+    'a whole number of failed authentications per minute per client address (0 turns the limit off)',
+    integer(0, 1_000_000).optional(),
+  ),
+  VANE_TRUST_PROXY: setting(
+    'the whole number of proxies in front that append to X-Forwarded-For (0: use the socket address)',
+    integer(0, 32).optional(),
+  ),
   VANE_OUTCOME_RETENTION_DAYS: setting(
     '0 (keep every report) or a number of days of at least 1',
     z
@@ -186,5 +198,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     ...(s.VANE_UPSTREAM !== undefined && { upstream: s.VANE_UPSTREAM }),
     ...(s.VANE_SDK_KEY !== undefined && { sdkKey: s.VANE_SDK_KEY }),
     ...(s.VANE_OUTCOME_RETENTION_DAYS !== undefined && { outcomeRetentionDays: s.VANE_OUTCOME_RETENTION_DAYS }),
+    ...(s.VANE_AUTH_FAILURE_LIMIT !== undefined && { authFailureLimit: s.VANE_AUTH_FAILURE_LIMIT }),
+    ...(s.VANE_TRUST_PROXY !== undefined && { trustProxy: s.VANE_TRUST_PROXY }),
   }
 }

@@ -1,5 +1,6 @@
 import type { ServerType } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
+import { nodeAuthFailures } from './adapters/node/client-address.js'
 import { createMetrics, observeApp } from './adapters/node/metrics.js'
 import { serveNode } from './adapters/node/serve.js'
 import { createApp } from './app.js'
@@ -92,6 +93,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     }),
     ...(config.rateLimit !== undefined && { rateLimit: config.rateLimit }),
     ...(config.evaluationRateLimit !== undefined && { evaluationRateLimit: config.evaluationRateLimit }),
+    authFailures: nodeAuthFailures(config),
     ...observeApp(metrics, logger),
   })
   let retentionDays = config.outcomeRetentionDays ?? 30

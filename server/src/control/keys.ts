@@ -1,4 +1,5 @@
 import type { JsonValue } from '@vane/engine'
+import { LRUCache } from 'lru-cache'
 import { VaneError } from '../http/errors.js'
 import type { ApiKeyRecord, Store } from '../storage/repository.js'
 import { type Actor, type ControlDeps, write } from './batch.js'
@@ -30,7 +31,7 @@ export async function createKey(
     environment: input.environment ?? null,
     hash: await hashSecret(secret),
     prefix: secretPrefix(secret),
-    allowedOrigins: input.allowedOrigins?.map((o) => new URL(o).origin) ?? [],
+    allowedOrigins: input.allowedOrigins?.map((o) => (o === 'null' ? o : new URL(o).origin)) ?? [],
     secureModeSecret,
     createdAt: '',
     revokedAt: null,
@@ -160,28 +161,67 @@ const isDuplicate = (error: unknown) =>
 
 const CACHE_MS = 5_000
 
+/** Bytes the cache of known keys may hold (about 15,000 keys). Default 16 MiB. */
+export const KNOWN_KEYS_CACHE_BYTES = 16 * 1024 * 1024
+/** Bytes the cache of unknown secrets may hold (about 14,000 hashes). Default 4 MiB. */
+export const UNKNOWN_KEYS_CACHE_BYTES = 4 * 1024 * 1024
+
 const usable = (key: ApiKeyRecord | undefined) => (key === undefined || key.revokedAt !== null ? undefined : key)
+
+/** What an entry costs, counted generously: UTF-16 strings plus the map's and object's own overhead. */
+export const entryBytes = (id: string, key: ApiKeyRecord | undefined): number =>
+  2 * id.length + 2 * (key === undefined ? 0 : JSON.stringify(key).length) + 160
+
+interface CacheEntry {
+  key: ApiKeyRecord | undefined
+  at: number
+}
+
+export interface KeyAuthenticatorOptions {
+  now?: () => number
+  /** Bytes for keys found in the store (also revoked ones). Default {@link KNOWN_KEYS_CACHE_BYTES}. */
+  knownBytes?: number
+  /** Bytes for secrets the store does not know. Default {@link UNKNOWN_KEYS_CACHE_BYTES}. */
+  unknownBytes?: number
+}
 
 /**
  * Resolves secrets to keys. Lookups are cached for a few seconds so evaluation
  * traffic does not hit the database; revocation on this instance takes effect
- * at once, on others within the cache time.
+ * at once, on others within the cache time. Both caches are bounded in bytes (least recently used out first), and
+ * failures never evict successes: they have a cache of their own, which holds only SHA-256 hashes, so junk secrets
+ * of any length cost a fixed few hundred bytes each.
  */
 export class KeyAuthenticator {
-  private readonly cache = new Map<string, { key: ApiKeyRecord | undefined; at: number }>()
-  private readonly unknown = new Map<string, { key: ApiKeyRecord | undefined; at: number }>()
+  // keyed by the secret itself, so a request with a recently seen key skips hashing (OFREP's hot path); only
+  // secrets whose hash the store holds get in, so nothing a client makes up is kept verbatim
+  private readonly known: LRUCache<string, CacheEntry>
+  // keyed by the SHA-256 of the secret
+  private readonly unknown: LRUCache<string, CacheEntry>
   private readonly listeners = new Set<(key: ApiKeyRecord) => void>()
+  private readonly now: () => number
 
   constructor(
     private readonly store: Store,
-    private readonly now: () => number = Date.now,
-  ) {}
+    opts: KeyAuthenticatorOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now
+    this.known = new LRUCache({
+      maxSize: opts.knownBytes ?? KNOWN_KEYS_CACHE_BYTES,
+      sizeCalculation: (entry, secret) => entryBytes(secret, entry.key),
+    })
+    this.unknown = new LRUCache({
+      maxSize: opts.unknownBytes ?? UNKNOWN_KEYS_CACHE_BYTES,
+      sizeCalculation: (_entry, hash) => entryBytes(hash, undefined),
+    })
+  }
 
   async authenticate(secret: string): Promise<ApiKeyRecord | undefined> {
-    // keyed by the secret itself, so a request with a recently seen key skips hashing (OFREP's hot path)
-    const hit = this.cache.get(secret) ?? this.unknown.get(secret)
-    if (hit !== undefined && this.now() - hit.at < CACHE_MS) return usable(hit.key)
+    const known = this.known.get(secret)
+    if (known !== undefined && this.now() - known.at < CACHE_MS) return usable(known.key)
     const hash = await hashSecret(secret)
+    const hit = known ?? this.unknown.get(hash)
+    if (known === undefined && hit !== undefined && this.now() - hit.at < CACHE_MS) return undefined
     let key: ApiKeyRecord | undefined
     try {
       key = await this.store.getApiKeyByHash(hash)
@@ -191,15 +231,29 @@ export class KeyAuthenticator {
       return usable(hit.key)
     }
     if (key !== undefined && !constantTimeEqual(key.hash, hash)) key = undefined
-    // unknown secrets go to their own bounded map, so a flood of junk tokens cannot evict the real keys
-    const cache = key === undefined ? this.unknown : this.cache
-    if (cache.size >= 10_000) cache.clear()
-    cache.set(secret, { key, at: this.now() })
+    if (key === undefined) {
+      this.known.delete(secret)
+      this.unknown.set(hash, { key, at: this.now() })
+    } else {
+      this.unknown.delete(hash)
+      this.known.set(secret, { key, at: this.now() })
+    }
     return usable(key)
   }
 
+  /** Whether this secret was found in the store recently and is not revoked (memory only, no lookup). */
+  async recognised(secret: string): Promise<boolean> {
+    return usable(this.known.peek(secret)?.key) !== undefined
+  }
+
+  /** Bytes both caches hold, as counted against their bounds. */
+  cachedBytes(): { known: number; unknown: number } {
+    return { known: this.known.calculatedSize, unknown: this.unknown.calculatedSize }
+  }
+
   revoked(key: ApiKeyRecord): void {
-    for (const [secret, entry] of this.cache) if (entry.key?.id === key.id) this.cache.delete(secret)
+    const stale = [...this.known.entries()].filter(([, entry]) => entry.key?.id === key.id)
+    for (const [secret] of stale) this.known.delete(secret)
     for (const listener of this.listeners) listener(key)
   }
 

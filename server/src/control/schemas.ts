@@ -46,12 +46,36 @@ export const environmentInput = z.strictObject({
   name: z.string().min(1).max(128).optional(),
 })
 
+/**
+ * An origin a client key allows: an `http(s)` URL (its origin is kept), or the literal `"null"`. Pages from
+ * `file:`, `data:`, `javascript:` or extension URLs present the origin `null`, as does every sandboxed iframe on
+ * any site; so accepting such a URL would quietly allow all of those. `"null"` must be asked for by name.
+ */
+const allowedOrigin = z
+  .string()
+  .max(256)
+  .superRefine((value, ctx) => {
+    if (value === 'null') return
+    let protocol: string
+    try {
+      protocol = new URL(value).protocol
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'Invalid URL: give an origin such as "https://app.example.com"' })
+      return
+    }
+    if (protocol !== 'http:' && protocol !== 'https:')
+      ctx.addIssue({
+        code: 'custom',
+        message: `only http and https origins are allowed: a ${protocol} page presents the origin "null", as every sandboxed iframe does; to allow those anyway, list "null" itself`,
+      })
+  })
+
 export const keyInput = z
   .strictObject({
     kind: z.enum(['admin', 'server', 'client']),
     name: z.string().trim().min(1).max(128),
     environment: keySchema.optional(),
-    allowedOrigins: z.array(z.url().max(256)).max(100).optional(),
+    allowedOrigins: z.array(allowedOrigin).max(100).optional(),
     secureMode: z.boolean().optional(),
   })
   .superRefine((v, ctx) => {

@@ -23,6 +23,11 @@ export interface KeyStrategy {
    * (401). Any other refusal (another environment, upstream unreachable) is thrown as a `VaneError`.
    */
   authenticate(secret: string, origin: string | undefined): Promise<ApiKeyRecord | undefined>
+  /**
+   * Whether `secret` (from `origin`) authenticated recently, answered from memory: such requests pass an address
+   * that failed too often, so clients sharing an address with a guesser keep working.
+   */
+  recognised?(secret: string, origin: string | undefined): Promise<boolean>
 }
 
 export interface RequireKeyOptions {

@@ -30,12 +30,13 @@ export function telemetry(options: TelemetryOptions = {}): MiddlewareHandler<App
   const now = options.now ?? (() => performance.now())
   return async (c, next) => {
     const started = now()
-    await tracer.startActiveSpan(`${c.req.method} ${c.req.path}`, { kind: SpanKind.SERVER }, async (span) => {
+    // routes are matched before any middleware runs, so the pattern is known here; named after the raw path, a
+    // span would carry whatever the path holds (a trigger's secret) to every sampler and exporter
+    const route = routePath(c, -1) || '*'
+    await tracer.startActiveSpan(`${c.req.method} ${route}`, { kind: SpanKind.SERVER }, async (span) => {
       try {
         await next()
       } finally {
-        const route = routePath(c, -1) || c.req.path
-        span.updateName(`${c.req.method} ${route}`)
         span.setAttributes({
           'http.request.method': c.req.method,
           'http.route': route,

@@ -1,4 +1,6 @@
 import { murmur3 } from '@vane/engine'
+import { LRUCache } from 'lru-cache'
+import { entryBytes, KNOWN_KEYS_CACHE_BYTES, UNKNOWN_KEYS_CACHE_BYTES } from '../control/keys.js'
 import { constantTimeEqual, hashSecret, secretPrefix } from '../control/secrets.js'
 import { VaneError } from '../http/errors.js'
 import type { ApiKeyRecord } from '../storage/repository.js'
@@ -25,6 +27,10 @@ export interface RelayKeysOptions {
   timeoutMs?: number
   fetch?: typeof fetch
   now?: () => number
+  /** Bytes for keys the upstream accepted. Default 16 MiB. */
+  knownBytes?: number
+  /** Bytes for rejections (hashes only, never the secret). Default 4 MiB. */
+  rejectedBytes?: number
 }
 
 interface Entry {
@@ -44,10 +50,14 @@ const RELAY_KEY_ID = 'relay'
  * mirrored environment that the upstream accepts: the first request with a key asks the upstream once (a
  * snapshot request, then, if that is refused, a bulk OFREP evaluation carrying the request's `Origin`), and the
  * answer is kept for a minute; rejections for 5 s; upstream failures not at all. While the upstream is
- * unreachable, keys verified before keep working, and unknown keys get 503.
+ * unreachable, keys verified before keep working, and unknown keys get 503. Accepted keys and rejections are
+ * cached apart, each bounded in bytes, so no flood of junk secrets evicts a verified key.
  */
 export class RelayKeys {
-  private readonly cache = new Map<string, Entry>()
+  /** By the secret's hash and the origin: keys the upstream accepted. */
+  private readonly known: LRUCache<string, Entry>
+  /** By the secret's hash and the origin: refusals, without the secret. */
+  private readonly rejected: LRUCache<string, { verdict: KeyVerdict; at: number }>
   private readonly byId = new Map<string, Entry>()
   private readonly inflight = new Map<string, Promise<KeyVerdict>>()
   private readonly listeners = new Set<(key: ApiKeyRecord) => void>()
@@ -62,6 +72,19 @@ export class RelayKeys {
     this.rejectTtlMs = options.rejectTtlMs ?? 5_000
     this.now = options.now ?? Date.now
     this.fetch = options.fetch ?? globalThis.fetch
+    this.known = new LRUCache({
+      maxSize: options.knownBytes ?? KNOWN_KEYS_CACHE_BYTES,
+      sizeCalculation: (entry, id) => entryBytes(id, entry.verdict.key) + 2 * entry.secret.length,
+      // an evicted key is checked upstream again when an open stream asks for it by id
+      dispose: (entry) => {
+        const keyId = entry.verdict.key?.id
+        if (keyId !== undefined && this.byId.get(keyId) === entry) this.byId.delete(keyId)
+      },
+    })
+    this.rejected = new LRUCache({
+      maxSize: options.rejectedBytes ?? UNKNOWN_KEYS_CACHE_BYTES,
+      sizeCalculation: (entry, id) => entryBytes(id, undefined) + 2 * entry.verdict.detail.length,
+    })
   }
 
   /** The key for a secret, as seen from `origin` (a browser's); throws 503 when the upstream cannot be asked. */
@@ -74,7 +97,7 @@ export class RelayKeys {
     if (constantTimeEqual(hash, await this.ownHash))
       return { key: this.own(current.environment), status: 200, detail: '' }
     const id = `${hash}\u0000${origin ?? ''}`
-    const hit = this.cache.get(id)
+    const hit = this.known.get(id) ?? this.rejected.get(id)
     const age = hit === undefined ? Number.POSITIVE_INFINITY : this.now() - hit.at
     if (hit !== undefined && age < (hit.verdict.status === 200 ? this.ttlMs : this.rejectTtlMs)) return hit.verdict
     try {
@@ -85,6 +108,14 @@ export class RelayKeys {
       if (hit?.verdict.status === 200) return hit.verdict
       throw new VaneError('unavailable', `cannot verify this key: ${error.message}`, [], { 'Retry-After': '5' })
     }
+  }
+
+  /** Whether the upstream accepted this secret from `origin` before (memory only, no upstream request). */
+  async recognised(secret: string, origin: string | undefined): Promise<boolean> {
+    const hash = await hashSecret(secret)
+    this.ownHash ??= hashSecret(this.options.sdkKey)
+    if (constantTimeEqual(hash, await this.ownHash)) return true
+    return this.known.peek(`${hash}\u0000${origin ?? ''}`) !== undefined
   }
 
   /** For open streams and OFREP event tokens: the key with this id, re-checked upstream once its answer is old. */
@@ -131,13 +162,15 @@ export class RelayKeys {
     if (running !== undefined) return running
     const verifying = this.ask(hash, secret, origin)
       .then((verdict) => {
-        const entry: Entry = { verdict, at: this.now(), secret, origin }
-        if (this.cache.size > 10_000) {
-          this.cache.clear()
-          this.byId.clear()
+        if (verdict.key === undefined) {
+          this.known.delete(id)
+          this.rejected.set(id, { verdict, at: this.now() })
+          return verdict
         }
-        this.cache.set(id, entry)
-        if (verdict.key !== undefined) this.byId.set(verdict.key.id, entry)
+        const entry: Entry = { verdict, at: this.now(), secret, origin }
+        this.rejected.delete(id)
+        this.known.set(id, entry)
+        this.byId.set(verdict.key.id, entry)
         return verdict
       })
       .finally(() => this.inflight.delete(id))

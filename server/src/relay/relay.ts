@@ -1,5 +1,6 @@
 import { Hono } from 'hono'
 import pino from 'pino'
+import { nodeAuthFailures } from '../adapters/node/client-address.js'
 import { createMetrics, observeApp } from '../adapters/node/metrics.js'
 import { serveNode } from '../adapters/node/serve.js'
 import { assembleApp } from '../app.js'
@@ -118,6 +119,7 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
       app.all('/hooks/*', noAdmin)
     },
     sdk: outcomePassThrough(upstream),
+    authFailures: nodeAuthFailures(config),
     ...observeApp(metrics, logger),
   })
 
@@ -149,6 +151,7 @@ function upstreamKeys(keys: RelayKeys): KeyStrategy {
       if (verdict.key !== undefined || verdict.status === 401) return verdict.key
       throw new VaneError('forbidden', verdict.detail)
     },
+    recognised: (secret, origin) => keys.recognised(secret, origin),
   }
 }
 

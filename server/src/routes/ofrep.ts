@@ -19,7 +19,11 @@ export interface OfrepDeps {
   /** Looks up the key an event-stream token names (a relay hands in its own). */
   store: Pick<Store, 'getApiKey'>
   onEvaluate?: (endpoint: 'ofrep' | 'ofrep-bulk', flags: number) => void
-  /** The server's address as clients reach it (behind a proxy); defaults to the request's own. */
+  /**
+   * The server's address as clients reach it (behind a proxy), for the absolute `eventStreams` URL. Unset, the
+   * stream is given as a path, which OFREP providers resolve against their own base URL: never the request's
+   * `Host`, which a client chooses.
+   */
   publicUrl?: string | undefined
 }
 
@@ -154,9 +158,12 @@ export function ofrepRoutes(deps: OfrepDeps) {
       const headers = { ETag: etag, 'Cache-Control': 'no-cache' }
       if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers)
       const token = await deps.tokens.issue(c.get('apiKey').id, evaluator.environment)
+      const path = `/ofrep/v1/events?token=${token}`
       const eventStream = {
         type: 'sse',
-        url: new URL(`/ofrep/v1/events?token=${token}`, deps.publicUrl ?? c.req.url).toString(),
+        ...(deps.publicUrl === undefined
+          ? { endpoint: { requestUri: path } }
+          : { url: new URL(path, deps.publicUrl).toString() }),
         inactivityDelaySec: 120,
       }
       const metadata = JSON.stringify({ flagSetId: evaluator.environment, version: evaluator.version })

@@ -367,7 +367,7 @@ describe('targeting routes', () => {
         createdAt: ISO,
         revokedAt: null,
         secret: expect.stringMatching(/^vane_trigger_[A-Za-z0-9_-]{43}$/),
-        url: `http://localhost/hooks/v1/triggers/${created.secret}`,
+        url: `/hooks/v1/triggers/${created.secret}`,
       })
       id = created.id
       const { moved, audit } = await since(h, before)

@@ -58,7 +58,7 @@ export function targetingRoutes(deps: RouteDeps) {
       const { name } = await readJson(c, triggerInput)
       const { env, key } = c.req.param()
       const created = await createTrigger(deps, c.get('apiKey'), env, flagTarget(key), name)
-      const url = new URL(created.path, deps.publicUrl ?? c.req.url).toString()
+      const url = triggerUrl(created.path, deps.publicUrl)
       return c.json({ ...created.trigger, secret: created.secret, url }, 201)
     })
     .delete('/environments/:env/flags/:key/triggers/:id', async (c) => {
@@ -72,7 +72,7 @@ export function targetingRoutes(deps: RouteDeps) {
       const { name } = await readJson(c, triggerInput)
       const { env, tag } = c.req.param()
       const created = await createTrigger(deps, c.get('apiKey'), env, tagTarget(tag), name)
-      const url = new URL(created.path, deps.publicUrl ?? c.req.url).toString()
+      const url = triggerUrl(created.path, deps.publicUrl)
       return c.json({ ...created.trigger, secret: created.secret, url }, 201)
     })
     .delete('/environments/:env/tags/:tag/triggers/:id', async (c) => {
@@ -80,3 +80,7 @@ export function targetingRoutes(deps: RouteDeps) {
       return c.json(await revokeTrigger(deps, c.get('apiKey'), env, tagTarget(tag), id))
     })
 }
+
+/** Absolute under the configured public URL, else the path alone (never from the request's `Host`). */
+const triggerUrl = (path: string, publicUrl: string | undefined) =>
+  publicUrl === undefined ? path : new URL(path, publicUrl).toString()

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
@@ -27,8 +27,10 @@ export interface SqliteStoreOptions {
  */
 export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise<Store> {
   const dataDir = resolve(options.dataDir ?? './data')
-  mkdirSync(dataDir, { recursive: true })
+  // the database holds secrets (secure-mode secrets, cohort members): private to the owner, whatever the umask
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const path = resolve(dataDir, options.file ?? 'vane.db')
+  createPrivate(path)
 
   const writerClient = new Database(path)
   // WAL + NORMAL: a commit survives the process being killed; only a power loss may drop the last ones
@@ -83,4 +85,13 @@ export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise
         writerClient.close()
       }),
   })
+}
+
+/** Creates the database file as 0600 unless it exists; SQLite gives its -wal and -shm files the same mode. */
+function createPrivate(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600))
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EEXIST') throw error
+  }
 }

@@ -14,6 +14,7 @@ import { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../http/env.js'
 import { createLocalFeed } from '../live/feed.js'
 import { EvaluatorHub } from '../live/hub.js'
+import type { AuthFailureLimitOptions } from '../middleware/auth-failures.js'
 import type { KeyKind, Store } from '../storage/repository.js'
 import { openSqliteStore } from '../storage/sqlite.js'
 
@@ -46,6 +47,10 @@ export interface HarnessOptions {
   keyCheckMs?: number
   /** Delivery's `onDropped`: streams closed for a reason other than the client going away or shutdown. */
   onDropped?: DeliveryOptions['onDropped']
+  /** Failed authentications allowed per client address (createApp's `authFailures`); unset: not limited. */
+  authFailures?: AuthFailureLimitOptions
+  /** The server's public address (`VANE_PUBLIC_URL`); unset by default, so the app hands out paths. */
+  publicUrl?: string
   /** Opens the store (given the temporary directory); default: a SQLite file in it. Closed with the harness. */
   openStore?: (dir: string) => Promise<Store>
   /** The app's `onRequest` (what logs and metrics see of each finished request). */
@@ -82,6 +87,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ...(options.evaluationRateLimit !== undefined && { evaluationRateLimit: options.evaluationRateLimit }),
     ...(options.onRequest !== undefined && { onRequest: options.onRequest }),
     ...(options.onUnexpectedError !== undefined && { onUnexpectedError: options.onUnexpectedError }),
+    ...(options.publicUrl !== undefined && { publicUrl: options.publicUrl }),
+    ...(options.authFailures !== undefined && { authFailures: options.authFailures }),
   })
   const call: Harness['call'] = (method, path, body, headers = {}) =>
     Promise.resolve(

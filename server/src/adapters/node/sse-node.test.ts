@@ -427,8 +427,8 @@ describe('OFREP event stream on the Node path', () => {
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ context: {} }),
     })
-    const { eventStreams } = (await bulk.json()) as { eventStreams: { url: string }[] }
-    const url = new URL(eventStreams[0]!.url)
+    const { eventStreams } = (await bulk.json()) as { eventStreams: { endpoint: { requestUri: string } }[] }
+    const url = new URL(eventStreams[0]!.endpoint.requestUri, 'http://127.0.0.1')
     const client = new RawClient(port, `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
     await client.until('the head', (c) => c.raw.includes('\r\n\r\n'))
     expect(client.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
