@@ -23,6 +23,18 @@ export interface ServerConfig {
   sdkKey?: string
   /** Days of SDK outcome reports kept for the impact view (env `VANE_OUTCOME_RETENTION_DAYS`); 0 keeps them all. Default 30. */
   outcomeRetentionDays?: number
+  /** Open streams one key may hold on this instance (env `VANE_STREAMS_PER_KEY`); 0: no cap. Default 10,000. */
+  streamsPerKey?: number
+  /** Open streams one client address may hold on this instance (env `VANE_STREAMS_PER_ADDRESS`); 0: no cap. Default 1,000. */
+  streamsPerAddress?: number
+  /** Largest request body (the context) of a client stream, in bytes (env `VANE_STREAM_CONTEXT_BYTES`). Default 32 KiB. */
+  streamContextBytes?: number
+  /** Milliseconds a client has to send a request's headers (env `VANE_HEADERS_TIMEOUT_MS`). Default 10 s. */
+  headersTimeoutMs?: number
+  /** Milliseconds a client has to send a whole request, body included (env `VANE_REQUEST_TIMEOUT_MS`). Default 60 s. */
+  requestTimeoutMs?: number
+  /** Connections without an authenticated request yet, beyond which the oldest is closed (env `VANE_MAX_UNAUTHENTICATED_CONNECTIONS`). Default 256. */
+  maxUnauthenticatedConnections?: number
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -44,5 +56,49 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
       outcomeRetentionDays: Number(env.VANE_OUTCOME_RETENTION_DAYS),
     }),
     rateLimit: { perSecond, burst: perSecond * 2 },
+    ...connectionLimitsFromEnv(env),
+  }
+}
+
+/** Stream caps and connection limits; each must be a whole number, so a typo fails the start instead of lifting a limit. */
+function connectionLimitsFromEnv(env: NodeJS.ProcessEnv) {
+  const whole = (name: string, min: number): number | undefined => {
+    const raw = env[name]
+    if (raw === undefined || raw.trim() === '') return undefined
+    const value = Number(raw)
+    if (!Number.isSafeInteger(value) || value < min)
+      throw new Error(`${name} must be a whole number of at least ${min}, got "${raw}"`)
+    return value
+  }
+  const limits = {
+    streamsPerKey: whole('VANE_STREAMS_PER_KEY', 0),
+    streamsPerAddress: whole('VANE_STREAMS_PER_ADDRESS', 0),
+    streamContextBytes: whole('VANE_STREAM_CONTEXT_BYTES', 2),
+    headersTimeoutMs: whole('VANE_HEADERS_TIMEOUT_MS', 1),
+    requestTimeoutMs: whole('VANE_REQUEST_TIMEOUT_MS', 1),
+    maxUnauthenticatedConnections: whole('VANE_MAX_UNAUTHENTICATED_CONNECTIONS', 1),
+  }
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) as {
+    [K in keyof typeof limits]?: number
+  }
+}
+
+/** The stream caps of a config, for `Delivery` (unset ones keep their defaults). */
+export function streamLimits(config: ServerConfig) {
+  return {
+    ...(config.streamsPerKey !== undefined && { perKey: config.streamsPerKey }),
+    ...(config.streamsPerAddress !== undefined && { perAddress: config.streamsPerAddress }),
+    ...(config.streamContextBytes !== undefined && { contextBytes: config.streamContextBytes }),
+  }
+}
+
+/** Where to listen and the connection limits of a config, for `serveNode`. */
+export function serveOptions(config: ServerConfig) {
+  return {
+    port: config.port,
+    hostname: config.hostname,
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxUnauthenticatedConnections: config.maxUnauthenticatedConnections,
   }
 }

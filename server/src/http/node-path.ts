@@ -7,7 +7,7 @@
  * {@link sseResponse} answers with the Web-standard body instead.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { SSE_HEADERS, type SseConnection } from '../delivery/sse.js'
 
 /** The header by which a handler tells @hono/node-server that it wrote the response itself (its `X_ALREADY_SENT`). */
@@ -31,6 +31,32 @@ function nodeBindings(c: Context): NodeBindings | undefined {
 /** Whether this request may take the Node path (it came through the Node adapter). */
 export function isNodeRequest(c: Context): boolean {
   return nodeBindings(c) !== undefined
+}
+
+/** The client's address under Node (the socket's peer), for per-address caps; undefined on other runtimes. */
+export function clientAddress(c: Context): string | undefined {
+  return (c.env as Partial<NodeBindings> | undefined)?.incoming?.socket?.remoteAddress
+}
+
+/**
+ * Marks a socket that has carried an authenticated request: the Node adapter closes the oldest connections that
+ * have not, when too many are open (`adapters/node/serve.ts`), and spares these. A property on the socket, not a
+ * callback, so the hot path pays one write.
+ */
+export const AUTHENTICATED = Symbol.for('vane.authenticated')
+
+/** Tells the Node adapter that this request's connection is authenticated (a no-op elsewhere). */
+export function markAuthenticated(c: Context): void {
+  const socket = (c.env as Partial<NodeBindings> | undefined)?.incoming?.socket as
+    | (IncomingMessage['socket'] & { [AUTHENTICATED]?: true })
+    | undefined
+  if (socket !== undefined) socket[AUTHENTICATED] = true
+}
+
+/** {@link markAuthenticated} as middleware, placed after the key checks. */
+export const authenticatedConnection: MiddlewareHandler = (c, next) => {
+  markAuthenticated(c)
+  return next()
 }
 
 /**

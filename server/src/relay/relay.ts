@@ -3,7 +3,7 @@ import pino from 'pino'
 import { createMetrics, observeApp } from '../adapters/node/metrics.js'
 import { serveNode } from '../adapters/node/serve.js'
 import { assembleApp } from '../app.js'
-import type { ServerConfig } from '../config.js'
+import { type ServerConfig, serveOptions, streamLimits } from '../config.js'
 import { Delivery } from '../delivery/delivery.js'
 import { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../http/env.js'
@@ -56,6 +56,8 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
     recentChanges: RELAY_RING,
     ...(config.heartbeatMs !== undefined && { heartbeatMs: config.heartbeatMs }),
     onEventSent: (kind, count) => metrics.eventsSent.inc({ kind }, count),
+    limits: streamLimits(config),
+    onRefused: (kind, cap) => metrics.streamsRefused.inc({ kind, cap }),
     onDropped: (kind, reason) => metrics.streamsDropped.inc({ kind, reason }),
     onPropagated: (seconds) => metrics.propagation.observe(seconds),
   })
@@ -67,7 +69,7 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
     onReplaced: (environment) => delivery.replaced(environment),
     onLog: (level, fields, message) => logger[level](fields, message),
   })
-  metrics.trackStreams(() => delivery.counts())
+  metrics.trackStreams(delivery)
   metrics.trackFeed(() => ({ connected: mirror.state().connected, behind: 0 }))
   const tokens = new StreamTokens(config.streamSecret ?? crypto.randomUUID() + crypto.randomUUID())
 
@@ -120,7 +122,7 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
   })
 
   mirror.start()
-  const { server, port } = await serveNode(app, { port: config.port, hostname: config.hostname })
+  const { server, port } = await serveNode(app, serveOptions(config))
   const url = `http://${config.hostname.includes(':') ? `[${config.hostname}]` : config.hostname}:${port}`
   logger.info({ url, upstream: new URL(upstream).origin }, 'vane relay listening')
   return {

@@ -7,7 +7,7 @@ import type { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../http/env.js'
 import { VaneError } from '../http/errors.js'
 import { evaluationBodyLimit, evaluatorFor, readEvaluationBody } from '../http/evaluation.js'
-import { headOnly, sseResponse } from '../http/node-path.js'
+import { clientAddress, headOnly, markAuthenticated, sseResponse } from '../http/node-path.js'
 import type { EvaluatorHub } from '../live/hub.js'
 import type { Store } from '../storage/repository.js'
 
@@ -185,6 +185,7 @@ export function ofrepEventRoutes(deps: OfrepDeps) {
     if (key === undefined || key.revokedAt !== null)
       throw new VaneError('unauthorized', 'the key behind this stream was revoked')
     c.set('apiKey', key)
+    markAuthenticated(c)
     const origin = c.req.header('origin')
     if (origin !== undefined && key.kind === 'client' && !key.allowedOrigins.includes(origin))
       throw new VaneError('forbidden', `origin ${origin} is not allowed for this client key`)
@@ -199,7 +200,7 @@ export function ofrepEventRoutes(deps: OfrepDeps) {
         stream.send(
           encodeEvent('message', JSON.stringify({ type: 'refetchEvaluation', etag: String(current) }), current),
         )
-    })
+    }, { address: clientAddress(c) })
     return sseResponse(c, connection)
   })
 }

@@ -3,7 +3,7 @@ import type { Delivery } from '../delivery/delivery.js'
 import { encodeEvent } from '../delivery/sse.js'
 import type { AppEnv } from '../http/env.js'
 import { evaluatorFor } from '../http/evaluation.js'
-import { headOnly, sseResponse } from '../http/node-path.js'
+import { clientAddress, headOnly, sseResponse } from '../http/node-path.js'
 import type { EvaluatorHub } from '../live/hub.js'
 import { changeToPatch } from '../live/patches.js'
 
@@ -57,7 +57,7 @@ export function sdkRoutes(deps: SdkDeps) {
         }
         stream.send(all)
         stream.setVersion(last.version)
-      })
+      }, { address: clientAddress(c) })
       return sseResponse(c, connection)
     })
     .get('/snapshot', (c) => {
