@@ -44,6 +44,8 @@ export interface HarnessOptions {
   recentChanges?: number
   /** How often keys of open streams are re-checked against the store (Delivery's `keyCheckMs`). */
   keyCheckMs?: number
+  /** Delivery's stream caps and client-stream context limit. */
+  streamLimits?: DeliveryOptions['limits']
   /** Delivery's `onDropped`: streams closed for a reason other than the client going away or shutdown. */
   onDropped?: DeliveryOptions['onDropped']
   /** Opens the store (given the temporary directory); default: a SQLite file in it. Closed with the harness. */
@@ -69,6 +71,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ...(options.recentChanges !== undefined && { recentChanges: options.recentChanges }),
     ...(options.keyCheckMs !== undefined && { keyCheckMs: options.keyCheckMs }),
     ...(options.onDropped !== undefined && { onDropped: options.onDropped }),
+    ...(options.streamLimits !== undefined && { limits: options.streamLimits }),
   })
   const app = createApp({
     ...deps,
