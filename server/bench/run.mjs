@@ -62,7 +62,8 @@ async function startServer(dataDir) {
     cli,
     cwd: serverDir,
     adminKey: ADMIN_KEY,
-    extra: { VANE_DATA_DIR: dataDir },
+    // every stream comes from one address and one key per kind: the caps that protect a server from one client are off
+    extra: { VANE_DATA_DIR: dataDir, VANE_STREAMS_PER_KEY: '0', VANE_STREAMS_PER_ADDRESS: '0' },
     nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
     log: serverLog,
     fileLimit: FD_LIMIT,
@@ -178,7 +179,13 @@ Object.assign(result, {
     ofrepSeconds: OFREP_SECONDS,
     ofrepLevels: OFREP_LEVELS,
     cpuProfile: CPU_PROF,
-    serverEnv: { LOG_LEVEL: 'warn', VANE_RATE_LIMIT: '100000', NODE_ENV: 'production' },
+    serverEnv: {
+      LOG_LEVEL: 'warn',
+      VANE_RATE_LIMIT: '100000',
+      NODE_ENV: 'production',
+      VANE_STREAMS_PER_KEY: '0',
+      VANE_STREAMS_PER_ADDRESS: '0',
+    },
   },
   versions: {
     autocannon: JSON.parse(readFileSync(join(serverDir, 'node_modules/autocannon/package.json'), 'utf8')).version,
