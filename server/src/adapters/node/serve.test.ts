@@ -130,6 +130,19 @@ describe('connections that never authenticate', () => {
     await stream.received('after-flood')
   })
 
+  it('leave a burst of new connections above the cap time to authenticate', async () => {
+    const { h, port } = await served({ maxUnauthenticatedConnections: 10 })
+    const key = await h.key('server', 'production')
+    // every SDK reconnecting at once after a deploy: all connected, none authenticated yet, for a moment (well
+    // under the second the cap gives them)
+    const burst = Array.from({ length: 100 }, () => new Raw(port))
+    await Promise.all(burst.map((s) => s.connected))
+    await sleep(200)
+    for (const s of burst) s.socket.write(get('/sdk/v1/stream', key))
+    for (const s of burst) await s.received('event: put')
+    expect(burst.filter((s) => s.closed)).toHaveLength(0)
+  })
+
   it('are closed when their headers take longer than the headers timeout', async () => {
     const { port } = await served({ headersTimeoutMs: 200 })
     const raw = new Raw(port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n')

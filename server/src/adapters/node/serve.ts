@@ -16,9 +16,9 @@ export interface ServeNodeOptions {
    */
   requestTimeoutMs?: number | undefined
   /**
-   * Open connections that have not yet carried an authenticated request; each one beyond it closes the oldest of
-   * them, so slow or idle sockets without a key cannot use up the process's descriptors, and new connections
-   * (health checks among them) still get in. Default 256.
+   * Open connections that have not yet carried an authenticated request; beyond it the oldest of them (once a
+   * second old) are closed, so slow or idle sockets without a key cannot use up the process's descriptors, and new
+   * connections (health checks among them) still get in. Default 256.
    */
   maxUnauthenticatedConnections?: number | undefined
 }
@@ -69,22 +69,36 @@ export function serveNode(app: FetchApp, options: ServeNodeOptions): Promise<{ s
 type TrackedSocket = Socket & { [AUTHENTICATED]?: true }
 
 /**
+ * How long a connection may wait for its first authenticated request before the cap may close it: a burst of
+ * legitimate connections (every SDK reconnecting after a deploy) is read and authenticated within that time, even
+ * when it exceeds the cap, while the sockets that hold descriptors are the ones that stay.
+ */
+const GRACE_MS = 1_000
+
+/**
  * Keeps at most `max` connections that have not carried an authenticated request (the app marks those that
- * have, `http/node-path.ts`): a new one beyond it closes the oldest. Oldest first, because legitimate requests
- * authenticate within milliseconds of connecting, while the sockets that hold descriptors are the slow or idle ones.
+ * have, `http/node-path.ts`): beyond it the oldest are closed, once they are older than {@link GRACE_MS}. Checked
+ * on every new connection and on a timer, since a process out of descriptors accepts none.
  */
 function capUnauthenticated(server: Server, max: number): void {
-  // a Set iterates in insertion order: oldest first
-  const pending = new Set<TrackedSocket>()
-  server.on('connection', (socket: TrackedSocket) => {
-    pending.add(socket)
-    socket.once('close', () => pending.delete(socket))
+  // a Map iterates in insertion order: oldest first
+  const pending = new Map<TrackedSocket, number>()
+  const evict = () => {
     if (pending.size <= max) return
-    for (const s of pending) if (s[AUTHENTICATED] === true) pending.delete(s)
-    for (const s of pending) {
-      if (pending.size <= max) break
+    for (const s of pending.keys()) if (s[AUTHENTICATED] === true) pending.delete(s)
+    const cutoff = Date.now() - GRACE_MS
+    for (const [s, since] of pending) {
+      if (pending.size <= max || since > cutoff) break
       pending.delete(s)
       s.destroy()
     }
+  }
+  server.on('connection', (socket: TrackedSocket) => {
+    pending.set(socket, Date.now())
+    socket.once('close', () => pending.delete(socket))
+    evict()
   })
+  const sweep = setInterval(evict, GRACE_MS / 4)
+  sweep.unref()
+  server.once('close', () => clearInterval(sweep))
 }
