@@ -88,7 +88,7 @@ describe('connection and stream limits of a real server', () => {
     const tooLarge = await open(body(5_000))
     expect(tooLarge.status).toBe(413)
     expect(tooLarge.headers.get('content-type')).toBe('application/problem+json')
-    expect((await tooLarge.json()).detail).toContain('4096 bytes')
+    expect(((await tooLarge.json()) as { detail: string }).detail).toContain('4096 bytes')
 
     const bodies = [body(3_000), body(2_000), body(1_000)]
     const streams = []
@@ -103,13 +103,11 @@ describe('connection and stream limits of a real server', () => {
     const refused = await open(body(10))
     expect(refused.status).toBe(429)
     expect(refused.headers.get('retry-after')).toBe('30')
-    expect((await refused.json()).detail).toContain('this address already holds 3 open streams')
+    expect(((await refused.json()) as { detail: string }).detail).toContain('this address already holds 3 open streams')
     expect(await metric(vane.url, 'vane_streams_refused_total{kind="client",cap="address"}')).toBe(1)
 
     for (const s of streams) await s.body?.cancel()
-    expect(await waitFor(async () => (await metric(vane.url, 'vane_stream_context_bytes')) === 0, 5_000, 50)).toBe(
-      true,
-    )
+    expect(await waitFor(async () => (await metric(vane.url, 'vane_stream_context_bytes')) === 0, 5_000, 50)).toBe(true)
   })
 
   it('refuses to start when a limit is not a whole number, naming the variable', async () => {

@@ -2,8 +2,9 @@
  * A relay serves the same stream routes as the server, so it applies the same stream caps, context limit and
  * connection limits, from the same settings.
  */
-import type { ServerType } from '@hono/node-server'
+
 import net from 'node:net'
+import type { ServerType } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serveNode } from '../adapters/node/serve.js'
 import { expectProblem } from '../testing/api.js'

@@ -192,15 +192,21 @@ export function ofrepEventRoutes(deps: OfrepDeps) {
     const head = headOnly(c)
     if (head !== undefined) return head
     const last = Number(c.req.header('last-event-id'))
-    const connection = deps.delivery.open('events', claims.e, key, async (stream) => {
-      const current = deps.hub.get(claims.e)?.version ?? 0
-      stream.setVersion(current)
-      // a reconnect that missed changes refetches at once
-      if (Number.isFinite(last) && last < current)
-        stream.send(
-          encodeEvent('message', JSON.stringify({ type: 'refetchEvaluation', etag: String(current) }), current),
-        )
-    }, { address: clientAddress(c) })
+    const connection = deps.delivery.open(
+      'events',
+      claims.e,
+      key,
+      async (stream) => {
+        const current = deps.hub.get(claims.e)?.version ?? 0
+        stream.setVersion(current)
+        // a reconnect that missed changes refetches at once
+        if (Number.isFinite(last) && last < current)
+          stream.send(
+            encodeEvent('message', JSON.stringify({ type: 'refetchEvaluation', etag: String(current) }), current),
+          )
+      },
+      { address: clientAddress(c) },
+    )
     return sseResponse(c, connection)
   })
 }
