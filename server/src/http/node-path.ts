@@ -33,9 +33,26 @@ export function isNodeRequest(c: Context): boolean {
   return nodeBindings(c) !== undefined
 }
 
-/** The client's address under Node (the socket's peer), for per-address caps; undefined on other runtimes. */
+/**
+ * The client's address under Node (the socket's peer), for per-address caps; undefined on other runtimes. An IPv6
+ * client counts by its /64: one host usually holds a whole /64, and would otherwise have 2^64 addresses to spread over.
+ */
 export function clientAddress(c: Context): string | undefined {
-  return (c.env as Partial<NodeBindings> | undefined)?.incoming?.socket?.remoteAddress
+  const address = (c.env as Partial<NodeBindings> | undefined)?.incoming?.socket?.remoteAddress
+  return address === undefined ? undefined : addressGroup(address)
+}
+
+/** An IPv4 address as it is (IPv4-mapped IPv6 too); an IPv6 address as its /64 prefix, e.g. `2001:db8:0:1::/64`. */
+export function addressGroup(address: string): string {
+  if (!address.includes(':') || address.includes('.')) return address.replace(/^::ffff:/i, '')
+  const [head = '', tail] = address.split('%')[0]!.split('::') as [string, string | undefined]
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === undefined || tail === '' ? [] : tail.split(':')
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`
 }
 
 /**
