@@ -62,7 +62,8 @@ async function startServer(dataDir) {
     cli,
     cwd: serverDir,
     adminKey: ADMIN_KEY,
-    extra: { VANE_DATA_DIR: dataDir },
+    // every stream comes from one address and one key per kind: the caps that protect a server from one client are off
+    extra: { VANE_DATA_DIR: dataDir, VANE_STREAMS_PER_KEY: '0', VANE_STREAMS_PER_ADDRESS: '0' },
     nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
     log: serverLog,
     fileLimit: FD_LIMIT,
@@ -183,6 +184,8 @@ Object.assign(result, {
       VANE_RATE_LIMIT: '100000',
       VANE_EVALUATION_RATE_LIMIT: '100000',
       NODE_ENV: 'production',
+      VANE_STREAMS_PER_KEY: '0',
+      VANE_STREAMS_PER_ADDRESS: '0',
     },
   },
   versions: {

@@ -6,6 +6,7 @@ import type { Delivery } from './delivery/delivery.js'
 import type { StreamTokens } from './delivery/tokens.js'
 import type { AppEnv } from './http/env.js'
 import { isVaneError, problem, unexpected, VaneError } from './http/errors.js'
+import { authenticatedConnection } from './http/node-path.js'
 import type { ChangeFeed } from './live/feed.js'
 import type { EvaluatorHub } from './live/hub.js'
 import { type KeyStrategy, requireKey } from './middleware/auth.js'
@@ -95,9 +96,9 @@ export function assembleApp(parts: AppParts): Hono<AppEnv> {
   const anyKey = requireKey({ auth: parts.keys, kinds: ['server', 'client'] })
   const serverKey = requireKey({ auth: parts.keys, kinds: ['server'] })
   for (const path of ['/ofrep/*', '/client/*']) app.use(path, cors)
-  app.use('/ofrep/v1/evaluate/*', anyKey, checkOrigin(), evalLimit)
-  app.use('/client/v1/*', anyKey, checkOrigin(), evalLimit)
-  app.use('/sdk/v1/*', serverKey, evalLimit)
+  app.use('/ofrep/v1/evaluate/*', anyKey, authenticatedConnection, checkOrigin(), evalLimit)
+  app.use('/client/v1/*', anyKey, authenticatedConnection, checkOrigin(), evalLimit)
+  app.use('/sdk/v1/*', serverKey, authenticatedConnection, evalLimit)
   app.route('/ofrep/v1', ofrepRoutes(parts))
   app.route('/ofrep/v1', ofrepEventRoutes(parts))
   app.route('/sdk/v1', sdkRoutes(parts))
@@ -204,7 +205,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       // member uploads carry their own, larger limit (matched exactly: a flag may be called "members")
       admin.use(noStore())
       admin.use((c, next) => (/^\/admin\/v1\/cohorts\/[^/]+\/members$/.test(c.req.path) ? next() : limit(c, next)))
-      admin.use(requireKey({ auth: options.auth, kinds: ['admin'] }))
+      admin.use(requireKey({ auth: options.auth, kinds: ['admin'] }), authenticatedConnection)
       admin.use(rateLimit(options.rateLimit ?? { perSecond: 100, burst: 200 }))
       admin.route('/', environmentRoutes(options))
       admin.route('/', flagRoutes(options))

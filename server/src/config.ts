@@ -33,6 +33,18 @@ export interface ServerConfig {
   authFailureLimit?: number
   /** Proxies in front whose `X-Forwarded-For` entries are trusted for the client address (env `VANE_TRUST_PROXY`). Default 0: the socket's peer. */
   trustProxy?: number
+  /** Open streams one key may hold on this instance (env `VANE_STREAMS_PER_KEY`); 0: no cap. Default 10,000. */
+  streamsPerKey?: number
+  /** Open streams one client address may hold on this instance (env `VANE_STREAMS_PER_ADDRESS`); 0: no cap. Default 1,000. */
+  streamsPerAddress?: number
+  /** Largest request body (the context) of a client stream, in bytes (env `VANE_STREAM_CONTEXT_BYTES`). Default 32 KiB. */
+  streamContextBytes?: number
+  /** Milliseconds a client has to send a request's headers (env `VANE_HEADERS_TIMEOUT_MS`). Default 10 s. */
+  headersTimeoutMs?: number
+  /** Milliseconds a client has to send a whole request, body included (env `VANE_REQUEST_TIMEOUT_MS`). Default 60 s. */
+  requestTimeoutMs?: number
+  /** Connections without an authenticated request yet, beyond which the oldest is closed (env `VANE_MAX_UNAUTHENTICATED_CONNECTIONS`). Default 256. */
+  maxUnauthenticatedConnections?: number
 }
 
 /** What each variable accepts, for the error; secrets are never echoed back. */
@@ -134,6 +146,30 @@ export const envSchema = z.object({
     'the whole number of proxies in front that append to X-Forwarded-For (0: use the socket address)',
     integer(0, 32).optional(),
   ),
+  VANE_STREAMS_PER_KEY: setting(
+    'a whole number of open streams one key may hold on this instance (0: no cap)',
+    integer(0, 10_000_000).optional(),
+  ),
+  VANE_STREAMS_PER_ADDRESS: setting(
+    'a whole number of open streams one client address may hold on this instance (0: no cap)',
+    integer(0, 10_000_000).optional(),
+  ),
+  VANE_STREAM_CONTEXT_BYTES: setting(
+    'a whole number of bytes from 2 to 1048576, the largest context a client stream may send',
+    integer(2, 1_048_576).optional(),
+  ),
+  VANE_HEADERS_TIMEOUT_MS: setting(
+    'a whole number of milliseconds of at least 1 to receive the request headers',
+    integer(1, 3_600_000).optional(),
+  ),
+  VANE_REQUEST_TIMEOUT_MS: setting(
+    'a whole number of milliseconds of at least 1 to receive a whole request',
+    integer(1, 3_600_000).optional(),
+  ),
+  VANE_MAX_UNAUTHENTICATED_CONNECTIONS: setting(
+    'a whole number of at least 1 of connections without an authenticated request yet',
+    integer(1, 10_000_000).optional(),
+  ),
   VANE_OUTCOME_RETENTION_DAYS: setting(
     '0 (keep every report) or a number of days of at least 1',
     z
@@ -200,5 +236,33 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     ...(s.VANE_OUTCOME_RETENTION_DAYS !== undefined && { outcomeRetentionDays: s.VANE_OUTCOME_RETENTION_DAYS }),
     ...(s.VANE_AUTH_FAILURE_LIMIT !== undefined && { authFailureLimit: s.VANE_AUTH_FAILURE_LIMIT }),
     ...(s.VANE_TRUST_PROXY !== undefined && { trustProxy: s.VANE_TRUST_PROXY }),
+    ...(s.VANE_STREAMS_PER_KEY !== undefined && { streamsPerKey: s.VANE_STREAMS_PER_KEY }),
+    ...(s.VANE_STREAMS_PER_ADDRESS !== undefined && { streamsPerAddress: s.VANE_STREAMS_PER_ADDRESS }),
+    ...(s.VANE_STREAM_CONTEXT_BYTES !== undefined && { streamContextBytes: s.VANE_STREAM_CONTEXT_BYTES }),
+    ...(s.VANE_HEADERS_TIMEOUT_MS !== undefined && { headersTimeoutMs: s.VANE_HEADERS_TIMEOUT_MS }),
+    ...(s.VANE_REQUEST_TIMEOUT_MS !== undefined && { requestTimeoutMs: s.VANE_REQUEST_TIMEOUT_MS }),
+    ...(s.VANE_MAX_UNAUTHENTICATED_CONNECTIONS !== undefined && {
+      maxUnauthenticatedConnections: s.VANE_MAX_UNAUTHENTICATED_CONNECTIONS,
+    }),
+  }
+}
+
+/** The stream caps of a config, for `Delivery` (unset ones keep their defaults). */
+export function streamLimits(config: ServerConfig) {
+  return {
+    ...(config.streamsPerKey !== undefined && { perKey: config.streamsPerKey }),
+    ...(config.streamsPerAddress !== undefined && { perAddress: config.streamsPerAddress }),
+    ...(config.streamContextBytes !== undefined && { contextBytes: config.streamContextBytes }),
+  }
+}
+
+/** Where to listen and the connection limits of a config, for `serveNode`. */
+export function serveOptions(config: ServerConfig) {
+  return {
+    port: config.port,
+    hostname: config.hostname,
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxUnauthenticatedConnections: config.maxUnauthenticatedConnections,
   }
 }

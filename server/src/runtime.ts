@@ -4,7 +4,7 @@ import { nodeAuthFailures } from './adapters/node/client-address.js'
 import { createMetrics, observeApp } from './adapters/node/metrics.js'
 import { serveNode } from './adapters/node/serve.js'
 import { createApp } from './app.js'
-import type { ServerConfig } from './config.js'
+import { type ServerConfig, serveOptions, streamLimits } from './config.js'
 import { bootstrapAdminKey, checkBootstrapKey, KeyAuthenticator } from './control/keys.js'
 import { startOutcomePruning } from './control/outcomes.js'
 import { Delivery } from './delivery/delivery.js'
@@ -70,10 +70,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...deps,
     ...(config.heartbeatMs !== undefined && { heartbeatMs: config.heartbeatMs }),
     onEventSent: (kind, count) => metrics.eventsSent.inc({ kind }, count),
+    limits: streamLimits(config),
+    onRefused: (kind, cap) => metrics.streamsRefused.inc({ kind, cap }),
     onDropped: (kind, reason) => metrics.streamsDropped.inc({ kind, reason }),
     onPropagated: (seconds) => metrics.propagation.observe(seconds),
   })
-  metrics.trackStreams(() => delivery.counts())
+  metrics.trackStreams(delivery)
   if (shared !== undefined) metrics.trackFeed(() => shared.state())
   const tokens = new StreamTokens(config.streamSecret ?? crypto.randomUUID() + crypto.randomUUID())
   const app = createApp({
@@ -119,7 +121,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           onError: (error) => logger.warn({ err: error }, 'pruning old outcome reports failed; retrying in an hour'),
         })
       : undefined
-  const { server, port } = await serveNode(app, { port: config.port, hostname: config.hostname })
+  const { server, port } = await serveNode(app, serveOptions(config))
   ready = true
   const url = `http://${config.hostname.includes(':') ? `[${config.hostname}]` : config.hostname}:${port}`
   logger.info({ url, dialect: store.dialect }, 'vane listening')

@@ -39,6 +39,8 @@ export interface StartOptions {
   timeoutMs?: number
   /** Arguments after `serve` (e.g. `--upstream URL --sdk-key K` for a relay). */
   args?: string[]
+  /** The process's open-file limit (`ulimit -n`, set by bash before it execs node, so the pid stays node's). */
+  fileLimit?: number
 }
 
 const KEEP_LINES = 60
@@ -154,10 +156,12 @@ export class ServerPool {
       VANE_BOOTSTRAP_ADMIN_KEY: ADMIN_SECRET,
       ...options.env,
     })
-    const child = spawn(process.execPath, [SERVER_CLI, 'serve', ...(options.args ?? [])], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const argv = [process.execPath, SERVER_CLI, 'serve', ...(options.args ?? [])]
+    const [command, ...args] =
+      options.fileLimit === undefined
+        ? argv
+        : ['bash', '-c', `ulimit -n ${options.fileLimit} && exec "$0" "$@"`, ...argv]
+    const child = spawn(command!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }))
       child.once('error', () => resolve({ code: null, signal: null }))

@@ -53,11 +53,18 @@ export class VaneServers {
   /** Starts in flight: `stopAll` waits for them, so a server that comes up late is not left running. */
   readonly #starting = new Set<Promise<unknown>>()
 
-  /** Spawns `node server/dist/cli.js serve` (SQLite in a temporary directory); `env` adds or overrides variables. */
-  async start(env: Record<string, string> = {}, timeoutMs = 20_000): Promise<Vane> {
+  /**
+   * Spawns `node server/dist/cli.js serve` (SQLite in a temporary directory); `env` adds or overrides variables,
+   * `fileLimit` sets its open-file limit.
+   */
+  async start(env: Record<string, string> = {}, timeoutMs = 20_000, fileLimit?: number): Promise<Vane> {
     const dataDir = mkdtempSync(join(tmpdir(), 'vane-conformance-'))
     this.#dirs.add(dataDir)
-    const starting = this.#pool.start({ env: { VANE_DATA_DIR: dataDir, ...env }, timeoutMs })
+    const starting = this.#pool.start({
+      env: { VANE_DATA_DIR: dataDir, ...env },
+      timeoutMs,
+      ...(fileLimit !== undefined && { fileLimit }),
+    })
     this.#starting.add(starting)
     const server = await starting.finally(() => this.#starting.delete(starting))
     const admin: Vane['admin'] = async (method, path, body, expect) => {

@@ -1,5 +1,6 @@
 import type { EvaluationResult, Evaluator } from '@vane/engine'
 import type { KeyAuthenticator } from '../control/keys.js'
+import { VaneError } from '../http/errors.js'
 import type { ChangeFeed } from '../live/feed.js'
 import type { EvaluatorHub } from '../live/hub.js'
 import { changeToPatch } from '../live/patches.js'
@@ -54,6 +55,31 @@ export interface PrimeHandle {
   remember(values: Record<string, ClientValue>): void
 }
 
+/**
+ * What one key or one client address may hold open. Streams live for hours, so without a cap a single key (client
+ * keys are public) or address could pin memory and descriptors until the process fails for everyone.
+ */
+export interface StreamLimits {
+  /** Open streams per key on this instance; 0: no cap. */
+  perKey: number
+  /** Open streams per client address on this instance; 0: no cap. Behind a proxy every client shares its address. */
+  perAddress: number
+  /** Largest client-stream request body (its context), in bytes: each stream keeps its context while it is open. */
+  contextBytes: number
+}
+
+/** The documented defaults (docs/operations.md): at most 10,000 × 32 KiB of contexts per key. */
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { perKey: 10_000, perAddress: 1_000, contextBytes: 32 * 1024 }
+
+/** What {@link Delivery.open} may know about a stream besides its kind, environment and key. */
+export interface OpenOptions {
+  /** The client's address (the socket's peer), when the runtime tells it. */
+  address?: string | undefined
+  /** Client streams: the context to evaluate for, and its size as received (counted in {@link Delivery.contextBytes}). */
+  context?: Record<string, unknown>
+  contextBytes?: number
+}
+
 export interface DeliveryOptions {
   /**
    * The change log and key table. A relay, which has neither, hands in its own: its resumes reach back as far as
@@ -70,6 +96,10 @@ export interface DeliveryOptions {
   recentChanges?: number
   /** How often keys of open streams are re-checked, so a revocation on another instance closes them too. */
   keyCheckMs?: number
+  /** Caps per key and per address, and the client-stream context limit; default {@link DEFAULT_STREAM_LIMITS}. */
+  limits?: Partial<StreamLimits>
+  /** A stream refused because its key or address already holds as many as allowed. */
+  onRefused?: (kind: StreamKind, cap: 'key' | 'address') => void
   onEventSent?: (kind: StreamKind, count: number) => void
   onDropped?: (kind: StreamKind, reason: CloseReason) => void
   /** Commit → events written, per change. */
@@ -92,8 +122,13 @@ export class Delivery {
   private readonly unsubscribe: (() => void)[] = []
   private readonly maxQueuedBytes: number
   private readonly recentChanges: number
+  private readonly perKey = new Map<string, number>()
+  private readonly perAddress = new Map<string, number>()
+  private heldContextBytes = 0
+  readonly limits: StreamLimits
 
   constructor(private readonly options: DeliveryOptions) {
+    this.limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits }
     this.maxQueuedBytes = options.maxQueuedBytes ?? 4 * 1024 * 1024
     this.recentChanges = options.recentChanges ?? 1024
     this.unsubscribe.push(options.feed.subscribe((change) => this.onChange(change)))
@@ -112,18 +147,27 @@ export class Delivery {
     return counts
   }
 
+  /** Bytes of the contexts open client streams hold, as received: what streams pin besides their queues. */
+  contextBytes(): number {
+    return this.heldContextBytes
+  }
+
   /**
    * Opens a stream. `prime` writes what the subscriber needs before live
    * changes (a `put`, missed changes, evaluated values); changes committed
-   * while it runs are held back and sent after it, in order.
+   * while it runs are held back and sent after it, in order. Throws a 429 `VaneError` when the key or the
+   * address already holds as many streams as {@link StreamLimits} allow.
    */
   open(
     kind: StreamKind,
     environment: string,
     key: ApiKeyRecord,
     prime: (stream: PrimeHandle) => Promise<void>,
-    context?: Record<string, unknown>,
+    options: OpenOptions = {},
   ): SseConnection {
+    const { address, context } = options
+    this.admit(kind, key.id, address)
+    const contextBytes = context === undefined ? 0 : (options.contextBytes ?? 0)
     const subscriber: Subscriber = {
       kind,
       environment,
@@ -132,10 +176,14 @@ export class Delivery {
       held: [],
       connection: new SseConnection(this.maxQueuedBytes, (reason) => {
         this.subscribers.get(environment)?.delete(subscriber)
+        this.release(key.id, address, contextBytes)
         if (reason !== 'client' && reason !== 'shutdown') this.options.onDropped?.(kind, reason)
       }),
       ...(context !== undefined && { context, sent: new Map() }),
     }
+    increment(this.perKey, key.id)
+    if (address !== undefined) increment(this.perAddress, address)
+    this.heldContextBytes += contextBytes
     const set = this.subscribers.get(environment) ?? new Set()
     this.subscribers.set(environment, set)
     set.add(subscriber)
@@ -158,6 +206,30 @@ export class Delivery {
       () => subscriber.connection.close('client'),
     )
     return subscriber.connection
+  }
+
+  /** Refuses a stream over the key's or the address's cap (checked and counted with no await in between). */
+  private admit(kind: StreamKind, keyId: string, address: string | undefined): void {
+    const { perKey, perAddress } = this.limits
+    const cap =
+      perKey > 0 && (this.perKey.get(keyId) ?? 0) >= perKey
+        ? 'key'
+        : perAddress > 0 && address !== undefined && (this.perAddress.get(address) ?? 0) >= perAddress
+          ? 'address'
+          : undefined
+    if (cap === undefined) return
+    this.options.onRefused?.(kind, cap)
+    const detail =
+      cap === 'key'
+        ? `this key already holds ${perKey} open streams on this server, the most one key may: close one, or retry later`
+        : `this address already holds ${perAddress} open streams on this server, the most one address may: close one, or retry later`
+    throw new VaneError('rate_limited', detail, [], { 'Retry-After': String(STREAM_RETRY_AFTER_S) })
+  }
+
+  private release(keyId: string, address: string | undefined, contextBytes: number): void {
+    decrement(this.perKey, keyId)
+    if (address !== undefined) decrement(this.perAddress, address)
+    this.heldContextBytes -= contextBytes
   }
 
   /** The `put` event for an environment's current snapshot, encoded once per version. */
@@ -311,6 +383,19 @@ export class Delivery {
     for (const off of this.unsubscribe) off()
     for (const set of this.subscribers.values()) for (const s of [...set]) s.connection.close('shutdown')
   }
+}
+
+/** Seconds a stream refused over a cap is told to wait: streams are long-lived, so slots free up slowly. */
+const STREAM_RETRY_AFTER_S = 30
+
+function increment(counts: Map<string, number>, id: string): void {
+  counts.set(id, (counts.get(id) ?? 0) + 1)
+}
+
+function decrement(counts: Map<string, number>, id: string): void {
+  const n = (counts.get(id) ?? 0) - 1
+  if (n > 0) counts.set(id, n)
+  else counts.delete(id)
 }
 
 /** How long a resume from the future waits for this instance to catch up before it gets a `put`. */

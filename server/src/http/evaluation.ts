@@ -35,6 +35,23 @@ export async function readEvaluationBody(c: Context<AppEnv>): Promise<string> {
   return text
 }
 
+const utf8 = new TextEncoder()
+
+/**
+ * The body of a client-stream request as text, and its size in bytes, within `maxBytes`: far below the one-shot
+ * limit, since a stream keeps its context for as long as it stays open.
+ */
+export async function readStreamBody(c: Context<AppEnv>, maxBytes: number): Promise<{ text: string; bytes: number }> {
+  const text = isNodeRequest(c) ? await readNodeBody(c, maxBytes) : await readText(c)
+  const bytes = text === undefined ? Number.POSITIVE_INFINITY : utf8.encode(text).byteLength
+  if (text === undefined || bytes > maxBytes)
+    throw new VaneError(
+      'payload_too_large',
+      `stream contexts are limited to ${maxBytes} bytes (one-shot evaluations take up to ${EVALUATION_BODY_LIMIT}): send only the attributes your flags target`,
+    )
+  return { text, bytes }
+}
+
 /** The environment's evaluator for the request's key. */
 export function evaluatorFor(c: Context<AppEnv>, hub: EvaluatorHub): Evaluator {
   const environment = c.get('apiKey').environment

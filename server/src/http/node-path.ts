@@ -7,7 +7,7 @@
  * {@link sseResponse} answers with the Web-standard body instead.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { SSE_HEADERS, type SseConnection } from '../delivery/sse.js'
 import { clientClosed } from './request.js'
 
@@ -32,6 +32,49 @@ function nodeBindings(c: Context): NodeBindings | undefined {
 /** Whether this request may take the Node path (it came through the Node adapter). */
 export function isNodeRequest(c: Context): boolean {
   return nodeBindings(c) !== undefined
+}
+
+/**
+ * The client's address under Node (the socket's peer), for per-address caps; undefined on other runtimes. An IPv6
+ * client counts by its /64: one host usually holds a whole /64, and would otherwise have 2^64 addresses to spread over.
+ */
+export function clientAddress(c: Context): string | undefined {
+  const address = (c.env as Partial<NodeBindings> | undefined)?.incoming?.socket?.remoteAddress
+  return address === undefined ? undefined : addressGroup(address)
+}
+
+/** An IPv4 address as it is (IPv4-mapped IPv6 too); an IPv6 address as its /64 prefix, e.g. `2001:db8:0:1::/64`. */
+export function addressGroup(address: string): string {
+  if (!address.includes(':') || address.includes('.')) return address.replace(/^::ffff:/i, '')
+  const [head = '', tail] = address.split('%')[0]!.split('::') as [string, string | undefined]
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === undefined || tail === '' ? [] : tail.split(':')
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`
+}
+
+/**
+ * Marks a socket that has carried an authenticated request: the Node adapter closes the oldest connections that
+ * have not, when too many are open (`adapters/node/serve.ts`), and spares these. A property on the socket, not a
+ * callback, so the hot path pays one write.
+ */
+export const AUTHENTICATED = Symbol.for('vane.authenticated')
+
+/** Tells the Node adapter that this request's connection is authenticated (a no-op elsewhere). */
+export function markAuthenticated(c: Context): void {
+  const socket = (c.env as Partial<NodeBindings> | undefined)?.incoming?.socket as
+    | (IncomingMessage['socket'] & { [AUTHENTICATED]?: true })
+    | undefined
+  if (socket !== undefined) socket[AUTHENTICATED] = true
+}
+
+/** {@link markAuthenticated} as middleware, placed after the key checks. */
+export const authenticatedConnection: MiddlewareHandler = (c, next) => {
+  markAuthenticated(c)
+  return next()
 }
 
 /**

@@ -4,7 +4,7 @@ import { nodeAuthFailures } from '../adapters/node/client-address.js'
 import { createMetrics, observeApp } from '../adapters/node/metrics.js'
 import { serveNode } from '../adapters/node/serve.js'
 import { assembleApp } from '../app.js'
-import type { ServerConfig } from '../config.js'
+import { type ServerConfig, serveOptions, streamLimits } from '../config.js'
 import { Delivery } from '../delivery/delivery.js'
 import { StreamTokens } from '../delivery/tokens.js'
 import type { AppEnv } from '../http/env.js'
@@ -58,6 +58,8 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
     recentChanges: RELAY_RING,
     ...(config.heartbeatMs !== undefined && { heartbeatMs: config.heartbeatMs }),
     onEventSent: (kind, count) => metrics.eventsSent.inc({ kind }, count),
+    limits: streamLimits(config),
+    onRefused: (kind, cap) => metrics.streamsRefused.inc({ kind, cap }),
     onDropped: (kind, reason) => metrics.streamsDropped.inc({ kind, reason }),
     onPropagated: (seconds) => metrics.propagation.observe(seconds),
   })
@@ -69,7 +71,7 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
     onReplaced: (environment) => delivery.replaced(environment),
     onLog: (level, fields, message) => logger[level](fields, message),
   })
-  metrics.trackStreams(() => delivery.counts())
+  metrics.trackStreams(delivery)
   metrics.trackFeed(() => ({ connected: mirror.state().connected, behind: 0 }))
   const tokens = new StreamTokens(config.streamSecret ?? crypto.randomUUID() + crypto.randomUUID())
 
@@ -124,7 +126,7 @@ export async function startRelay(config: ServerConfig): Promise<RunningRelay> {
   })
 
   mirror.start()
-  const { server, port } = await serveNode(app, { port: config.port, hostname: config.hostname })
+  const { server, port } = await serveNode(app, serveOptions(config))
   const url = `http://${config.hostname.includes(':') ? `[${config.hostname}]` : config.hostname}:${port}`
   logger.info({ url, upstream: new URL(upstream).origin }, 'vane relay listening')
   return {

@@ -4,9 +4,9 @@ import { type ClientValue, clientValue, type Delivery } from '../delivery/delive
 import { encodeEvent } from '../delivery/sse.js'
 import type { AppEnv } from '../http/env.js'
 import { VaneError } from '../http/errors.js'
-import { evaluationBodyLimit, evaluatorFor, readEvaluationBody } from '../http/evaluation.js'
+import { evaluationBodyLimit, evaluatorFor, readStreamBody } from '../http/evaluation.js'
 import { checkJsonKeys } from '../http/json-keys.js'
-import { sseResponse } from '../http/node-path.js'
+import { clientAddress, sseResponse } from '../http/node-path.js'
 import type { EvaluatorHub } from '../live/hub.js'
 
 export interface ClientDeps {
@@ -21,7 +21,7 @@ export interface ClientDeps {
 export function clientRoutes(deps: ClientDeps) {
   return new Hono<AppEnv>().post('/stream', evaluationBodyLimit, async (c) => {
     const evaluator = evaluatorFor(c, deps.hub)
-    const text = await readEvaluationBody(c)
+    const { text, bytes } = await readStreamBody(c, deps.delivery.limits.contextBytes)
     let body: unknown
     try {
       body = text.trim() === '' ? {} : JSON.parse(text)
@@ -51,7 +51,7 @@ export function clientRoutes(deps: ClientDeps) {
         stream.remember(values)
         stream.setVersion(latest.version)
       },
-      context as Record<string, unknown>,
+      { address: clientAddress(c), context: context as Record<string, unknown>, contextBytes: bytes },
     )
     return sseResponse(c, connection)
   })

@@ -8,7 +8,7 @@ import type { AppEnv } from '../http/env.js'
 import { VaneError } from '../http/errors.js'
 import { evaluationBodyLimit, evaluatorFor, readEvaluationBody } from '../http/evaluation.js'
 import { checkJsonKeys } from '../http/json-keys.js'
-import { headOnly, sseResponse } from '../http/node-path.js'
+import { clientAddress, headOnly, markAuthenticated, sseResponse } from '../http/node-path.js'
 import type { EvaluatorHub } from '../live/hub.js'
 import type { Store } from '../storage/repository.js'
 
@@ -194,21 +194,28 @@ export function ofrepEventRoutes(deps: OfrepDeps) {
     if (key === undefined || key.revokedAt !== null)
       throw new VaneError('unauthorized', 'the key behind this stream was revoked')
     c.set('apiKey', key)
+    markAuthenticated(c)
     const origin = c.req.header('origin')
     if (origin !== undefined && key.kind === 'client' && !key.allowedOrigins.includes(origin))
       throw new VaneError('forbidden', `origin ${origin} is not allowed for this client key`)
     const head = headOnly(c)
     if (head !== undefined) return head
     const last = Number(c.req.header('last-event-id'))
-    const connection = deps.delivery.open('events', claims.e, key, async (stream) => {
-      const current = deps.hub.get(claims.e)?.version ?? 0
-      stream.setVersion(current)
-      // a reconnect that missed changes refetches at once
-      if (Number.isFinite(last) && last < current)
-        stream.send(
-          encodeEvent('message', JSON.stringify({ type: 'refetchEvaluation', etag: String(current) }), current),
-        )
-    })
+    const connection = deps.delivery.open(
+      'events',
+      claims.e,
+      key,
+      async (stream) => {
+        const current = deps.hub.get(claims.e)?.version ?? 0
+        stream.setVersion(current)
+        // a reconnect that missed changes refetches at once
+        if (Number.isFinite(last) && last < current)
+          stream.send(
+            encodeEvent('message', JSON.stringify({ type: 'refetchEvaluation', etag: String(current) }), current),
+          )
+      },
+      { address: clientAddress(c) },
+    )
     return sseResponse(c, connection)
   })
 }

@@ -3,7 +3,7 @@ import type { Delivery } from '../delivery/delivery.js'
 import { encodeEvent } from '../delivery/sse.js'
 import type { AppEnv } from '../http/env.js'
 import { evaluatorFor } from '../http/evaluation.js'
-import { headOnly, sseResponse } from '../http/node-path.js'
+import { clientAddress, headOnly, sseResponse } from '../http/node-path.js'
 import type { EvaluatorHub } from '../live/hub.js'
 import { changeToPatch } from '../live/patches.js'
 
@@ -27,37 +27,43 @@ export function sdkRoutes(deps: SdkDeps) {
       const environment = evaluator.environment
       const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId')
       const after = lastEventId === undefined || !/^\d{1,15}$/.test(lastEventId) ? undefined : Number(lastEventId)
-      const connection = deps.delivery.open('sdk', environment, c.get('apiKey'), async (stream) => {
-        const current = deps.hub.get(environment) ?? evaluator
-        const missed = after === undefined ? undefined : await deps.delivery.missedSince(environment, after)
-        if (missed === undefined) {
-          // re-read after the await: the put must be at least as new as anything held back
-          const latest = deps.hub.get(environment) ?? current
-          stream.send(deps.delivery.putEvent(latest))
-          stream.setVersion(latest.version)
-          return
-        }
-        // one chunk: a backlog larger than the queue bound still reaches a consumer that has nothing queued,
-        // so a client dropped as slow can always resume (sent one by one, it would be dropped again at once)
-        const chunks = missed.map((change) => {
-          const patch = changeToPatch(change)
-          return encodeEvent(patch.op === 'delete' ? 'delete' : 'patch', JSON.stringify(patch), change.version)
-        })
-        const last = missed.at(-1)
-        // up to date: what it already has must not come again if the feed delivers it late
-        if (last === undefined) {
-          stream.setVersion(after ?? 0)
-          return
-        }
-        const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
-        let offset = 0
-        for (const chunk of chunks) {
-          all.set(chunk, offset)
-          offset += chunk.byteLength
-        }
-        stream.send(all)
-        stream.setVersion(last.version)
-      })
+      const connection = deps.delivery.open(
+        'sdk',
+        environment,
+        c.get('apiKey'),
+        async (stream) => {
+          const current = deps.hub.get(environment) ?? evaluator
+          const missed = after === undefined ? undefined : await deps.delivery.missedSince(environment, after)
+          if (missed === undefined) {
+            // re-read after the await: the put must be at least as new as anything held back
+            const latest = deps.hub.get(environment) ?? current
+            stream.send(deps.delivery.putEvent(latest))
+            stream.setVersion(latest.version)
+            return
+          }
+          // one chunk: a backlog larger than the queue bound still reaches a consumer that has nothing queued,
+          // so a client dropped as slow can always resume (sent one by one, it would be dropped again at once)
+          const chunks = missed.map((change) => {
+            const patch = changeToPatch(change)
+            return encodeEvent(patch.op === 'delete' ? 'delete' : 'patch', JSON.stringify(patch), change.version)
+          })
+          const last = missed.at(-1)
+          // up to date: what it already has must not come again if the feed delivers it late
+          if (last === undefined) {
+            stream.setVersion(after ?? 0)
+            return
+          }
+          const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
+          let offset = 0
+          for (const chunk of chunks) {
+            all.set(chunk, offset)
+            offset += chunk.byteLength
+          }
+          stream.send(all)
+          stream.setVersion(last.version)
+        },
+        { address: clientAddress(c) },
+      )
       return sseResponse(c, connection)
     })
     .get('/snapshot', (c) => {

@@ -45,6 +45,8 @@ export interface HarnessOptions {
   recentChanges?: number
   /** How often keys of open streams are re-checked against the store (Delivery's `keyCheckMs`). */
   keyCheckMs?: number
+  /** Delivery's stream caps and client-stream context limit. */
+  streamLimits?: DeliveryOptions['limits']
   /** Delivery's `onDropped`: streams closed for a reason other than the client going away or shutdown. */
   onDropped?: DeliveryOptions['onDropped']
   /** Failed authentications allowed per client address (createApp's `authFailures`); unset: not limited. */
@@ -78,6 +80,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ...(options.recentChanges !== undefined && { recentChanges: options.recentChanges }),
     ...(options.keyCheckMs !== undefined && { keyCheckMs: options.keyCheckMs }),
     ...(options.onDropped !== undefined && { onDropped: options.onDropped }),
+    ...(options.streamLimits !== undefined && { limits: options.streamLimits }),
   })
   const app = createApp({
     ...deps,

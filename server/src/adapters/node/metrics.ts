@@ -58,21 +58,36 @@ export function createMetrics() {
     labelNames: ['endpoint'] as const,
     registers: [registry],
   })
+  const streamsRefused = new Counter({
+    name: 'vane_streams_refused_total',
+    help: 'Streams refused with 429 because their key or client address already held as many as allowed, by kind and cap.',
+    labelNames: ['kind', 'cap'] as const,
+    registers: [registry],
+  })
   return {
     registry,
     eventsSent,
     streamsDropped,
+    streamsRefused,
     propagation,
     evaluations,
-    /** Open streams by kind, read when Prometheus scrapes. */
-    trackStreams(counts: () => Record<string, number>): void {
+    /** Open streams by kind and the contexts client streams hold, read when Prometheus scrapes. */
+    trackStreams(delivery: { counts(): Record<string, number>; contextBytes(): number }): void {
       new Gauge({
         name: 'vane_open_streams',
         help: 'Open streams by kind.',
         labelNames: ['kind'] as const,
         registers: [registry],
         collect() {
-          for (const [kind, n] of Object.entries(counts())) this.set({ kind }, n)
+          for (const [kind, n] of Object.entries(delivery.counts())) this.set({ kind }, n)
+        },
+      })
+      new Gauge({
+        name: 'vane_stream_context_bytes',
+        help: 'Bytes of the contexts open client streams hold (their JSON size as received).',
+        registers: [registry],
+        collect() {
+          this.set(delivery.contextBytes())
         },
       })
     },
