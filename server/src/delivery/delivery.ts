@@ -423,7 +423,9 @@ function encodeSdk(change: ChangeRecord, expansion: SdkExpansion, latest: Evalua
   if (expansion.puts.length === 0 && expansion.deletes.length === 0)
     return { chunk, ...(ahead !== undefined && { ahead }) }
   const before = expansion.puts.map((d) => encodeEvent('patch', JSON.stringify(cohortPut(d, latest))))
-  const after = expansion.deletes.map((key) => encodeEvent('delete', JSON.stringify({ op: 'delete', kind: 'cohort', key })))
+  const after = expansion.deletes.map((key) =>
+    encodeEvent('delete', JSON.stringify({ op: 'delete', kind: 'cohort', key })),
+  )
   return { chunk: concat([...before, chunk, ...after]), ...(ahead !== undefined && { ahead }) }
 }
 

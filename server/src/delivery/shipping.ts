@@ -8,8 +8,7 @@ import type { ChangeRecord } from '../storage/repository.js'
  */
 
 const clauseRefs = (clauses: readonly Clause[] | undefined): string[] =>
-  clauses?.flatMap((c) => (c.op === 'inCohort' ? c.values.filter((v): v is string => typeof v === 'string') : [])) ??
-  []
+  clauses?.flatMap((c) => (c.op === 'inCohort' ? c.values.filter((v): v is string => typeof v === 'string') : [])) ?? []
 
 /** Cohorts a flag names itself. */
 export function flagCohortRefs(flag: Flag): string[] {
@@ -132,10 +131,7 @@ export class CohortShipping {
     const deletes: string[] = []
     if (refsChanged) {
       // dependencies first, so each put's own references are already there when a client checks them
-      const next = closure(
-        [...this.flagRefs.values()].flat(),
-        (key) => this.cohortRefsOf(key, latest),
-      )
+      const next = closure([...this.flagRefs.values()].flat(), (key) => this.cohortRefsOf(key, latest))
       const nextSet = new Set(next)
       for (const key of next) {
         if (this.shipped.has(key) || (patch.kind === 'cohort' && key === patch.key)) continue
@@ -143,7 +139,9 @@ export class CohortShipping {
         if (definition !== undefined) puts.push(definition)
       }
       // referrers before what they reference: a client refuses to delete a cohort something still names
-      const gone = [...this.shipped].filter((key) => !nextSet.has(key) && !(patch.kind === 'cohort' && key === patch.key))
+      const gone = [...this.shipped].filter(
+        (key) => !nextSet.has(key) && !(patch.kind === 'cohort' && key === patch.key),
+      )
       const order = closure(gone, (key) => (this.shipped.has(key) ? this.cohortRefsOf(key, latest) : []))
       const goneSet = new Set(gone)
       for (const key of order.reverse()) if (goneSet.has(key)) deletes.push(key)
