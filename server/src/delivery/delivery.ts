@@ -5,7 +5,7 @@ import type { EvaluatorHub } from '../live/hub.js'
 import { changeToPatch } from '../live/patches.js'
 import type { ApiKeyRecord, ChangeRecord, Store } from '../storage/repository.js'
 import { affectedFlags } from './dependents.js'
-import { CohortShipping, cohortPut, type SdkExpansion, shippedSnapshot } from './shipping.js'
+import { CohortShipping, cohortPut, replayFromLog, type SdkExpansion, shippedSnapshot } from './shipping.js'
 import { type CloseReason, encodeEvent, SseConnection } from './sse.js'
 
 export type StreamKind = 'sdk' | 'client' | 'events'
@@ -315,13 +315,26 @@ export class Delivery {
    * in this instance's ring with its expansion (read from the change log): the caller sends a put.
    */
   sdkEvents(missed: readonly ChangeRecord[]): Uint8Array | undefined {
+    const first = missed[0]
+    if (first === undefined) return new Uint8Array(0)
+    const latest = this.options.hub.get(first.environment)
     const chunks: Uint8Array[] = []
     for (const change of missed) {
       const expansion = this.expansions.get(change)
-      if (expansion === undefined) return undefined
-      chunks.push(encodeSdk(change, expansion, this.options.hub.get(change.environment)).chunk)
+      if (expansion === undefined) return this.fromLog(missed, latest)
+      chunks.push(encodeSdk(change, expansion, latest).chunk)
     }
     return concat(chunks)
+  }
+
+  /** Changes read from the change log, which this instance never worked out: see {@link replayFromLog}. */
+  private fromLog(missed: readonly ChangeRecord[], latest: Evaluator | undefined): Uint8Array | undefined {
+    if (latest === undefined) return undefined
+    const patches = replayFromLog(missed, missed.map(changeToPatch), latest)
+    if (patches === undefined) return undefined
+    return concat(
+      patches.map((p, i) => encodeEvent(p.op === 'delete' ? 'delete' : 'patch', JSON.stringify(p), missed[i]!.version)),
+    )
   }
 
   /** Sends a client stream only the flags whose value or variant changed for its context. */

@@ -7,16 +7,39 @@ import type { ChangeRecord } from '../storage/repository.js'
  * cohorts are covered by its own flag. The server's evaluators keep every cohort; only what is sent is filtered.
  */
 
-const clauseRefs = (clauses: readonly Clause[] | undefined): string[] =>
-  clauses?.flatMap((c) => (c.op === 'inCohort' ? c.values.filter((v): v is string => typeof v === 'string') : [])) ?? []
+const NONE: readonly string[] = Object.freeze([])
+const NO_RULES: readonly NonNullable<Flag['rules']>[number][] = []
+
+/** Appends the cohorts `inCohort` clauses name; plain loops: this runs for every flag of every put and change. */
+function addClauseRefs(clauses: readonly Clause[] | undefined, out: string[] | undefined): string[] | undefined {
+  if (clauses === undefined) return out
+  for (const clause of clauses) {
+    if (clause.op !== 'inCohort') continue
+    for (const v of clause.values) {
+      if (typeof v !== 'string') continue
+      out ??= []
+      out.push(v)
+    }
+  }
+  return out
+}
 
 /** Cohorts a flag names itself. */
-export function flagCohortRefs(flag: Flag): string[] {
-  return flag.rules?.flatMap((r) => [...(r.cohorts ?? []), ...clauseRefs(r.clauses)]) ?? []
+export function flagCohortRefs(flag: Flag): readonly string[] {
+  let out: string[] | undefined
+  for (const rule of flag.rules ?? NO_RULES) {
+    if (rule.cohorts !== undefined && rule.cohorts.length > 0) {
+      out ??= []
+      out.push(...rule.cohorts)
+    }
+    out = addClauseRefs(rule.clauses, out)
+  }
+  return out ?? NONE
 }
 
 /** Cohorts a cohort names in its clauses. */
-export const cohortCohortRefs = (cohort: Pick<Cohort, 'clauses'>): string[] => clauseRefs(cohort.clauses)
+export const cohortCohortRefs = (cohort: Pick<Cohort, 'clauses'>): readonly string[] =>
+  addClauseRefs(cohort.clauses, undefined) ?? NONE
 
 /** The cohorts reachable from `roots` through `refs`, in an order where each comes after those it references. */
 export function closure(roots: Iterable<string>, refs: (cohort: string) => readonly string[]): string[] {
@@ -83,7 +106,7 @@ const sameRefs = (a: readonly string[] | undefined, b: readonly string[]) =>
  * when this instance loaded it (every instance and relay sends the same at the same id).
  */
 export class CohortShipping {
-  private readonly flagRefs = new Map<string, string[]>()
+  private readonly flagRefs = new Map<string, readonly string[]>()
   private readonly cohortDefs = new Map<string, Cohort>()
   private shipped = new Set<string>()
 
@@ -103,10 +126,12 @@ export class CohortShipping {
     return this.shipped.has(cohort)
   }
 
+  private *roots(): Iterable<string> {
+    for (const refs of this.flagRefs.values()) yield* refs
+  }
+
   private reachable(): string[] {
-    const roots: string[] = []
-    for (const refs of this.flagRefs.values()) for (const r of refs) roots.push(r)
-    return closure(roots, (key) => (this.cohortDefs.has(key) ? cohortCohortRefs(this.cohortDefs.get(key)!) : []))
+    return closure(this.roots(), (key) => (this.cohortDefs.has(key) ? cohortCohortRefs(this.cohortDefs.get(key)!) : []))
   }
 
   /**
@@ -131,7 +156,7 @@ export class CohortShipping {
     const deletes: string[] = []
     if (refsChanged) {
       // dependencies first, so each put's own references are already there when a client checks them
-      const next = closure([...this.flagRefs.values()].flat(), (key) => this.cohortRefsOf(key, latest))
+      const next = closure(this.roots(), (key) => this.cohortRefsOf(key, latest))
       const nextSet = new Set(next)
       for (const key of next) {
         if (this.shipped.has(key) || (patch.kind === 'cohort' && key === patch.key)) continue
@@ -163,7 +188,7 @@ export class CohortShipping {
     return definition
   }
 
-  private cohortRefsOf(key: string, latest: Evaluator | undefined): string[] {
+  private cohortRefsOf(key: string, latest: Evaluator | undefined): readonly string[] {
     const definition = this.definition(key, latest)
     return definition === undefined ? [] : cohortCohortRefs(definition)
   }
@@ -176,4 +201,40 @@ export function cohortPut(definition: Cohort, latest: Evaluator | undefined): Sn
   if (source?.include !== undefined && source.include.length > 0) value.include = source.include
   if (source?.exclude !== undefined && source.exclude.length > 0) value.exclude = source.exclude
   return { op: 'put', kind: 'cohort', key: definition.key, value }
+}
+
+/**
+ * Changes read back from the change log, for a client whose cohorts at the first of them are not known here (this
+ * instance loaded later). They can still be sent as they are when what the client holds is certain enough: no
+ * cohort was defined, redefined or deleted meanwhile, every flag they change needs only cohorts that the flags they
+ * leave alone keep shipped (so the client held them all along), and a member change of any other cohort comes only
+ * when no flag changed at all (the cohort is then surely unused, and goes out as a no-op delete). Cohorts a change
+ * leaves unused are not deleted: the client keeps them until its next put. Undefined: send a put instead.
+ */
+export function replayFromLog(missed: readonly ChangeRecord[], patches: readonly SnapshotPatch[], current: Evaluator) {
+  const changedFlags = new Set<string>()
+  for (const p of patches) {
+    if (p.kind === 'flag') changedFlags.add(p.key)
+    else if (p.op !== 'members') return undefined
+  }
+  const roots: string[] = []
+  for (const key of current.flagKeys())
+    if (!changedFlags.has(key)) for (const r of flagCohortRefs(current.flag(key)!)) roots.push(r)
+  const held = new Set(
+    closure(roots, (key) => {
+      const definition = current.cohortDefinition(key)
+      return definition === undefined ? NONE : cohortCohortRefs(definition)
+    }),
+  )
+  const out: SnapshotPatch[] = []
+  for (const [i, p] of patches.entries()) {
+    const version = missed[i]!.version
+    if (p.op === 'put' && p.kind === 'flag') {
+      if (!flagCohortRefs(p.value).every((r) => held.has(r))) return undefined
+      out.push(p)
+    } else if (p.kind === 'flag' || held.has(p.key)) out.push(p)
+    else if (changedFlags.size === 0) out.push({ op: 'delete', kind: 'cohort', key: p.key, version })
+    else return undefined
+  }
+  return out
 }
