@@ -418,6 +418,14 @@ describe('cohorts in rules', () => {
     expect(on('on-canary', { targetingKey: 'u-staff' })).toBe(true)
   })
 
+  it('cohortKeys and cohortDefinition give the cohorts in order, without their member lists', () => {
+    expect(e.cohortKeys()).toEqual(['staff', 'dutch', 'listed', 'canary', 'dutch-staff'])
+    expect(e.cohortDefinition('staff')).toEqual({ key: 'staff' })
+    expect(e.cohortDefinition('canary')).toEqual({ key: 'canary', rollout: { weight: 30_000 } })
+    expect(e.cohort('staff')?.include).toEqual(['u-staff', 'u-excluded'])
+    expect(e.cohortDefinition('missing')).toBeUndefined()
+  })
+
   it('a cohort can require other cohorts through inCohort clauses', () => {
     expect(on('on-dutch-staff', { targetingKey: 'u-staff', country: 'NL' })).toBe(true)
     expect(on('on-dutch-staff', { targetingKey: 'u-staff', country: 'BE' })).toBe(false)

@@ -58,6 +58,9 @@ export interface Evaluator {
   flagKeys(): string[]
   flag(flagKey: string): Flag | undefined
   cohort(cohortKey: string): Cohort | undefined
+  cohortKeys(): string[]
+  /** A cohort without its member lists: cheap, where `cohort()` builds the lists of a million-key cohort. */
+  cohortDefinition(cohortKey: string): Cohort | undefined
   /** The snapshot this evaluator was built from, with patches applied. */
   snapshot(): Snapshot
   /** Flags whose value may change when `entity` `key` changes (see {@link affectedFlags}); reads no member lists. */
@@ -215,6 +218,14 @@ class CompiledEvaluator implements Evaluator {
 
   cohort(cohortKey: string): Cohort | undefined {
     return this.tables.cohorts.get(cohortKey)?.source
+  }
+
+  cohortKeys(): string[] {
+    return [...this.tables.cohorts.keys()]
+  }
+
+  cohortDefinition(cohortKey: string): Cohort | undefined {
+    return this.tables.cohorts.get(cohortKey)?.definition
   }
 
   affectedFlags(entity: 'flag' | 'cohort', key: string): Set<string> {

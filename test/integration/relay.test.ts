@@ -167,8 +167,16 @@ describe('relay mode', () => {
     expect(viaRelayReport.status).toBe(directReport.status)
     expect(viaRelayReport.status).not.toBe(404)
 
-    // a cohort redefined without its lists: the patch carries no members, and every copy keeps them
+    // a cohort reaches SDKs once a flag uses it: whole, in an id-less event ahead of the flag, which the relay applies
     await admin('PUT', '/admin/v1/cohorts/testers', { include: ['user-1', 'user-2'] })
+    const rules = [{ id: 'testers', cohorts: ['testers'], serve: { variant: 'on' } }]
+    await admin('PUT', `/admin/v1/environments/${ENV}/flags/f0`, {
+      enabled: true,
+      offVariant: 'off',
+      rules,
+      fallthrough: { variant: 'off' },
+    })
+    // a cohort redefined without its lists: the patch carries no members, and every copy keeps them
     await admin('PUT', '/admin/v1/cohorts/testers', { description: 'renamed', rollout: { weight: 0 } })
     const redefined = await upstreamVersion()
     await viaRelay.waitFor(() => viaRelay.lastId === redefined && direct.lastId === redefined, 10_000)

@@ -233,8 +233,16 @@ export class StreamFollower {
 
   private apply(event: WireEvent, from: string, at: number): void {
     if (event.id === undefined) {
-      // a kill sent ahead of a backlog; the same event follows with its id, in order
       this.stats.idLess++
+      // a kill sent ahead of a backlog: the same event follows with its id, in order
+      const patch = JSON.parse(event.data) as SnapshotPatch
+      if (patch.kind !== 'cohort' || this.evaluator === undefined) return
+      // a cohort the next change starts using, or one the last change stopped using: applied at once
+      try {
+        this.evaluator = this.evaluator.apply({ ...patch, version: this.evaluator.version })
+      } catch (error) {
+        this.problems.push(`applying an id-less cohort: ${error instanceof Error ? error.message : error}`)
+      }
       return
     }
     const id = Number(event.id)

@@ -6,6 +6,7 @@ import type { EvaluatorHub } from '../live/hub.js'
 import { changeToPatch } from '../live/patches.js'
 import type { ApiKeyRecord, ChangeRecord, Store } from '../storage/repository.js'
 import { affectedFlags } from './dependents.js'
+import { CohortShipping, cohortPut, replayFromLog, type SdkExpansion, shippedSnapshot } from './shipping.js'
 import { type CloseReason, encodeEvent, SseConnection } from './sse.js'
 
 export type StreamKind = 'sdk' | 'client' | 'events'
@@ -118,6 +119,9 @@ export class Delivery {
   private readonly subscribers = new Map<string, Set<Subscriber>>()
   private readonly recent = new Map<string, ChangeRecord[]>()
   private readonly putCache = new Map<string, { version: number; chunk: Uint8Array }>()
+  /** Per environment, which cohorts its server SDKs hold; how each change in the ring reaches them. */
+  private readonly shipping = new Map<string, CohortShipping>()
+  private readonly expansions = new WeakMap<ChangeRecord, SdkExpansion>()
   private readonly timers: ReturnType<typeof setInterval>[] = []
   private readonly unsubscribe: (() => void)[] = []
   private readonly maxQueuedBytes: number
@@ -131,6 +135,11 @@ export class Delivery {
     this.limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits }
     this.maxQueuedBytes = options.maxQueuedBytes ?? 4 * 1024 * 1024
     this.recentChanges = options.recentChanges ?? 1024
+    // from the versions loaded now, so that every later change is worked out for server SDKs, streams open or not
+    for (const environment of options.hub.environments()) {
+      const evaluator = options.hub.get(environment)
+      if (evaluator !== undefined) this.shipping.set(environment, CohortShipping.from(evaluator))
+    }
     this.unsubscribe.push(options.feed.subscribe((change) => this.onChange(change)))
     this.unsubscribe.push(options.auth.onRevoke((key) => this.closeKey(key.id, 'revoked')))
     const heartbeat = setInterval(() => this.heartbeat(), options.heartbeatMs ?? 15_000)
@@ -187,6 +196,10 @@ export class Delivery {
     const set = this.subscribers.get(environment) ?? new Set()
     this.subscribers.set(environment, set)
     set.add(subscriber)
+    if (kind === 'sdk' && !this.shipping.has(environment)) {
+      const evaluator = this.options.hub.get(environment)
+      if (evaluator !== undefined) this.shipping.set(environment, CohortShipping.from(evaluator))
+    }
     const primeDone = prime({
       send: (chunk) => subscriber.connection.send(chunk),
       setVersion: (v) => {
@@ -236,7 +249,7 @@ export class Delivery {
   putEvent(evaluator: Evaluator): Uint8Array {
     const cached = this.putCache.get(evaluator.environment)
     if (cached?.version === evaluator.version) return cached.chunk
-    const chunk = encodeEvent('put', JSON.stringify(evaluator.snapshot()), evaluator.version)
+    const chunk = encodeEvent('put', JSON.stringify(shippedSnapshot(evaluator)), evaluator.version)
     this.putCache.set(evaluator.environment, { version: evaluator.version, chunk })
     return chunk
   }
@@ -279,6 +292,7 @@ export class Delivery {
   replaced(environment: string): void {
     this.recent.delete(environment)
     this.putCache.delete(environment)
+    this.shipping.delete(environment)
     for (const s of [...(this.subscribers.get(environment) ?? [])]) s.connection.close('replaced')
   }
 
@@ -287,9 +301,10 @@ export class Delivery {
     ring.push(change)
     if (ring.length > this.recentChanges) ring.shift()
     this.recent.set(change.environment, ring)
+    this.expand(change)
     const set = this.subscribers.get(change.environment)
     if (set === undefined || set.size === 0) return
-    const shared = new Map<StreamKind, Encoded>()
+    const shared = new Map<StreamKind, Encoded | undefined>()
     let affected: Set<string> | undefined
     const counts = { sdk: 0, client: 0, events: 0 }
     for (const subscriber of set) {
@@ -302,9 +317,14 @@ export class Delivery {
         if (this.deliverClient(subscriber, change, affected)) counts.client++
         continue
       }
-      const encoded = shared.get(subscriber.kind) ?? encodeChange(subscriber.kind, change)
-      shared.set(subscriber.kind, encoded)
       if (change.version <= subscriber.version) continue
+      if (!shared.has(subscriber.kind)) shared.set(subscriber.kind, this.encode(subscriber.kind, change))
+      const encoded = shared.get(subscriber.kind)
+      if (encoded === undefined) {
+        // this change cannot be sent as a patch (see `expand`): a fresh put can
+        subscriber.connection.close('replaced')
+        continue
+      }
       subscriber.version = change.version
       subscriber.connection.send(encoded.chunk, encoded.ahead)
       counts[subscriber.kind]++
@@ -326,9 +346,67 @@ export class Delivery {
       this.deliverClient(subscriber, change, this.affected(change))
       return
     }
+    const encoded = this.encode(subscriber.kind, change)
+    if (encoded === undefined) {
+      subscriber.connection.close('replaced')
+      return
+    }
     subscriber.version = change.version
-    const encoded = encodeChange(subscriber.kind, change)
     subscriber.connection.send(encoded.chunk, encoded.ahead)
+  }
+
+  /**
+   * Works out how `change` reaches server SDKs, once per change whether or not a stream is open, so that resumes from
+   * the ring send the same. A change this environment's state cannot follow (it was loaded from a newer evaluator,
+   * or a change never reached it) has none: streams behind it get a put.
+   */
+  private expand(change: ChangeRecord): void {
+    const environment = change.environment
+    let state = this.shipping.get(environment)
+    if (state !== undefined && change.version <= state.version) return
+    if (state === undefined || change.version !== state.version + 1) {
+      const evaluator = this.options.hub.get(environment)
+      if (evaluator === undefined) return
+      state = CohortShipping.from(evaluator)
+      this.shipping.set(environment, state)
+      if (change.version !== state.version + 1) return
+    }
+    this.expansions.set(change, state.advance(change, changeToPatch(change), this.options.hub.get(environment)))
+  }
+
+  /** The wire form of one change for one kind of stream; undefined when server SDKs need a put instead. */
+  private encode(kind: StreamKind, change: ChangeRecord): Encoded | undefined {
+    if (kind === 'events') return encodeEvents(change)
+    const expansion = this.expansions.get(change)
+    if (expansion === undefined) return undefined
+    return encodeSdk(change, expansion, this.options.hub.get(change.environment))
+  }
+
+  /**
+   * Server-SDK events for changes a stream missed, from `missedSince`, in one chunk; undefined when one of them is not
+   * in this instance's ring with its expansion (read from the change log): the caller sends a put.
+   */
+  sdkEvents(missed: readonly ChangeRecord[]): Uint8Array | undefined {
+    const first = missed[0]
+    if (first === undefined) return new Uint8Array(0)
+    const latest = this.options.hub.get(first.environment)
+    const chunks: Uint8Array[] = []
+    for (const change of missed) {
+      const expansion = this.expansions.get(change)
+      if (expansion === undefined) return this.fromLog(missed, latest)
+      chunks.push(encodeSdk(change, expansion, latest).chunk)
+    }
+    return concat(chunks)
+  }
+
+  /** Changes read from the change log, which this instance never worked out: see {@link replayFromLog}. */
+  private fromLog(missed: readonly ChangeRecord[], latest: Evaluator | undefined): Uint8Array | undefined {
+    if (latest === undefined) return undefined
+    const patches = replayFromLog(missed, missed.map(changeToPatch), latest)
+    if (patches === undefined) return undefined
+    return concat(
+      patches.map((p, i) => encodeEvent(p.op === 'delete' ? 'delete' : 'patch', JSON.stringify(p), missed[i]!.version)),
+    )
   }
 
   /** Sends a client stream only the flags whose value or variant changed for its context. */
@@ -418,21 +496,44 @@ interface Encoded {
   ahead?: Uint8Array
 }
 
-/** The wire form of one change for server-SDK streams and OFREP event streams. */
-function encodeChange(kind: StreamKind, change: ChangeRecord): Encoded {
-  if (kind === 'events') {
-    const data = JSON.stringify({
-      type: 'refetchEvaluation',
-      etag: String(change.version),
-      lastModified: Math.floor(Date.parse(change.createdAt) / 1000),
-    })
-    return { chunk: encodeEvent('message', data, change.version) }
+/** A change on OFREP event streams: only that something changed. */
+function encodeEvents(change: ChangeRecord): Encoded {
+  const data = JSON.stringify({
+    type: 'refetchEvaluation',
+    etag: String(change.version),
+    lastModified: Math.floor(Date.parse(change.createdAt) / 1000),
+  })
+  return { chunk: encodeEvent('message', data, change.version) }
+}
+
+/**
+ * A change on server-SDK streams, as one chunk: cohorts it brings in (whole, without an id), the change itself (with
+ * the id, so a client that stops half-way resumes before it and gets them all again), cohorts it leaves unused
+ * (without an id: at worst a client keeps one it no longer needs).
+ */
+function encodeSdk(change: ChangeRecord, expansion: SdkExpansion, latest: Evaluator | undefined): Encoded {
+  const { main } = expansion
+  const event = main.op === 'delete' ? 'delete' : 'patch'
+  const data = JSON.stringify(main)
+  const chunk = encodeEvent(event, data, change.version)
+  // a kill changes no reference, so it never brings cohorts along: sent ahead, it stands alone
+  const ahead = isKill(change) && expansion.puts.length === 0 ? encodeEvent(event, data) : undefined
+  if (expansion.puts.length === 0 && expansion.deletes.length === 0)
+    return { chunk, ...(ahead !== undefined && { ahead }) }
+  const before = expansion.puts.map((d) => encodeEvent('patch', JSON.stringify(cohortPut(d, latest))))
+  const after = expansion.deletes.map((key) =>
+    encodeEvent('delete', JSON.stringify({ op: 'delete', kind: 'cohort', key })),
+  )
+  return { chunk: concat([...before, chunk, ...after]), ...(ahead !== undefined && { ahead }) }
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
+  let offset = 0
+  for (const chunk of chunks) {
+    all.set(chunk, offset)
+    offset += chunk.byteLength
   }
-  const patch = changeToPatch(change)
-  const event = patch.op === 'delete' ? 'delete' : 'patch'
-  const data = JSON.stringify(patch)
-  return {
-    chunk: encodeEvent(event, data, change.version),
-    ...(isKill(change) && { ahead: encodeEvent(event, data) }),
-  }
+  return all
 }

@@ -159,8 +159,10 @@ export class UpstreamMirror {
   }
 
   private onEvent(event: SseEvent): void {
-    // a kill sent ahead of a backlog, without an id: the same event follows in order, and is applied then
-    if (event.id === undefined || event.id === '') return
+    if (event.id === undefined || event.id === '') {
+      this.onIdless(event)
+      return
+    }
     const id = Number(event.id)
     try {
       if (event.event === 'put') {
@@ -192,6 +194,25 @@ export class UpstreamMirror {
       this.log('error', { err: error instanceof Error ? error.message : String(error), id }, 'relay: bad event')
       // reconnect, resuming from the last version applied (or with a fresh `put` when patching failed)
       this.stream.interrupt(error instanceof Error ? error : new Error(String(error)))
+    }
+  }
+
+  /**
+   * Events without an id: a kill sent ahead of a backlog (the same event follows in order, and is applied then), a
+   * cohort a change is about to reference (applied now, keeping the version: the change that needs it follows), or a
+   * cohort no longer referenced (ignored: the relay's own streams drop it from what they send).
+   */
+  private onIdless(event: SseEvent): void {
+    const environment = this.status.environment
+    if (event.event !== 'patch' || environment === undefined) return
+    const current = this.options.hub.get(environment)
+    try {
+      const patch = JSON.parse(event.data) as SnapshotPatch
+      if (current === undefined || patch.op !== 'put' || patch.kind !== 'cohort') return
+      this.options.hub.set(environment, current.apply({ ...patch, version: current.version }))
+    } catch (error) {
+      // the change that needs it fails too, and asks for a put
+      this.log('error', { err: error instanceof Error ? error.message : String(error) }, 'relay: bad event')
     }
   }
 

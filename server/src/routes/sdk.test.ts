@@ -139,6 +139,8 @@ describe('server-SDK stream: the wire', () => {
         '"variants":{"on":true,"off":false},"version":3,"enabled":true,"offVariant":"off","fallthrough":{"variant":"on"},' +
         '"targets":{"off":["u4"]}}}\n\n',
     )
+    // f no longer uses beta, and nothing else does: streams drop it, after the change (an id-less delete)
+    expect(await stream.block()).toBe('event: delete\ndata: {"op":"delete","kind":"cohort","key":"beta"}\n\n')
 
     expect((await h.call('DELETE', `${A}/flags/f`)).status).toBe(200)
     expect(await stream.block()).toBe(
@@ -148,9 +150,10 @@ describe('server-SDK stream: the wire', () => {
     expect(await stream.block()).toBe(
       'id: 8\nevent: delete\ndata: {"op":"delete","kind":"cohort","key":"beta","version":8}\n\n',
     )
+    // a cohort no flag uses is not sent: its change arrives as a no-op delete that keeps the ids contiguous
     expect((await h.call('PUT', `${A}/cohorts/gamma`, { exclude: ['u5'] })).status).toBe(201)
     expect(await stream.block()).toBe(
-      'id: 9\nevent: patch\ndata: {"op":"put","kind":"cohort","key":"gamma","version":9,"value":{"key":"gamma","version":1,"exclude":["u5"]}}\n\n',
+      'id: 9\nevent: delete\ndata: {"op":"delete","kind":"cohort","key":"gamma","version":9}\n\n',
     )
     expect(await stream.collect(100)).toEqual([])
     await stream.cancel()
@@ -241,6 +244,22 @@ describe('server-SDK stream: resuming', () => {
     const stream = await resume(String(v - 5))
     const got = await stream.take(5)
     expect(got.map((e) => `${e.id} ${e.event}`)).toEqual([4, 3, 2, 1, 0].map((d) => `${v - d} patch`))
+    expect(await stream.collect(100)).toEqual([])
+    await stream.cancel()
+  })
+
+  it('from the log, a change that starts using a cohort the client may lack: a fresh put', async () => {
+    expect((await h.call('PUT', `${A}/cohorts/late`, { include: ['u1'] })).status).toBe(201)
+    await changes(3)
+    const rules = [{ id: 'late', cohorts: ['late'], serve: { variant: 'on' } }]
+    const uses = { enabled: true, offVariant: 'off', rules, fallthrough: { variant: 'off' } }
+    expect((await h.call('PUT', `${A}/environments/production/flags/r`, uses)).status).toBe(200)
+    const v = h.hub.get('production')!.version
+    // three changes back: beyond the ring of two, so from the log
+    const stream = await resume(String(v - 3))
+    const put = await stream.next()
+    expect([put.id, put.event]).toEqual([String(v), 'put'])
+    expect(JSON.parse(put.data).cohorts.late).toEqual({ key: 'late', version: 1, include: ['u1'] })
     expect(await stream.collect(100)).toEqual([])
     await stream.cancel()
   })
@@ -363,6 +382,10 @@ describe('server-SDK stream: heartbeats, slow consumers, kills, revocation', () 
     try {
       const members = Array.from({ length: 1000 }, (_, i) => `member-${i}`)
       expect((await h.call('PUT', `${A}/cohorts/big`, { include: members })).status).toBe(201)
+      await h.call('PUT', `${A}/flags/uses-big`, { type: 'boolean', variants: { on: true, off: false } })
+      const rules = [{ id: 'r1', cohorts: ['big'], serve: { variant: 'on' } }]
+      const uses = { enabled: true, offVariant: 'off', rules, fallthrough: { variant: 'off' } }
+      expect((await h.call('PUT', `${A}/environments/production/flags/uses-big`, uses)).status).toBe(200)
       const stream = await openStream(h, await h.key('server', 'production'))
       const put = await stream.next()
       expect(put.event).toBe('put')

@@ -1,11 +1,10 @@
 import { Hono } from 'hono'
 import type { Delivery } from '../delivery/delivery.js'
-import { encodeEvent } from '../delivery/sse.js'
+import { shippedSnapshot } from '../delivery/shipping.js'
 import type { AppEnv } from '../http/env.js'
 import { evaluatorFor } from '../http/evaluation.js'
 import { clientAddress, headOnly, sseResponse } from '../http/node-path.js'
 import type { EvaluatorHub } from '../live/hub.js'
-import { changeToPatch } from '../live/patches.js'
 
 export interface SdkDeps {
   hub: EvaluatorHub
@@ -41,25 +40,23 @@ export function sdkRoutes(deps: SdkDeps) {
             stream.setVersion(latest.version)
             return
           }
-          // one chunk: a backlog larger than the queue bound still reaches a consumer that has nothing queued,
-          // so a client dropped as slow can always resume (sent one by one, it would be dropped again at once)
-          const chunks = missed.map((change) => {
-            const patch = changeToPatch(change)
-            return encodeEvent(patch.op === 'delete' ? 'delete' : 'patch', JSON.stringify(patch), change.version)
-          })
           const last = missed.at(-1)
           // up to date: what it already has must not come again if the feed delivers it late
           if (last === undefined) {
             stream.setVersion(after ?? 0)
             return
           }
-          const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
-          let offset = 0
-          for (const chunk of chunks) {
-            all.set(chunk, offset)
-            offset += chunk.byteLength
+          // one chunk: a backlog larger than the queue bound still reaches a consumer that has nothing queued,
+          // so a client dropped as slow can always resume (sent one by one, it would be dropped again at once)
+          const events = deps.delivery.sdkEvents(missed)
+          if (events === undefined) {
+            // read from the change log: which cohorts the client holds at `after` is not known here, a put is exact
+            const latest = deps.hub.get(environment) ?? current
+            stream.send(deps.delivery.putEvent(latest))
+            stream.setVersion(latest.version)
+            return
           }
-          stream.send(all)
+          stream.send(events)
           stream.setVersion(last.version)
         },
         { address: clientAddress(c) },
@@ -70,7 +67,7 @@ export function sdkRoutes(deps: SdkDeps) {
       const evaluator = evaluatorFor(c, deps.hub)
       const etag = `"${evaluator.environment}-${evaluator.version}"`
       if (c.req.header('if-none-match') === etag) return c.body(null, 304, { ETag: etag })
-      const body = snapshotCache.get(evaluator) ?? JSON.stringify(evaluator.snapshot())
+      const body = snapshotCache.get(evaluator) ?? JSON.stringify(shippedSnapshot(evaluator))
       snapshotCache.set(evaluator, body)
       return c.body(body, 200, { ETag: etag, 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' })
     })
