@@ -3,7 +3,7 @@
 import { type SnapshotIssue, SnapshotValidationError, toPointer } from '../errors.js'
 import { MemberSet, type SliceOptions } from '../members.js'
 import { findCycles, referenceIssues } from '../references.js'
-import { cohortSchema, flagSchema } from '../schema.js'
+import { checkedCohortSchema, flagSchema } from '../schema.js'
 import type { Clause, Cohort, Flag, SnapshotPatch } from '../types.js'
 import { Compiler } from './compile.js'
 import type { Tables } from './compiled.js'
@@ -143,7 +143,7 @@ export function applyOne(
     return
   }
 
-  const parsed = patch.kind === 'flag' ? flagSchema.safeParse(patch.value) : cohortSchema.safeParse(patch.value)
+  const parsed = patch.kind === 'flag' ? flagSchema.safeParse(patch.value) : checkedCohortSchema.safeParse(patch.value)
   if (!parsed.success) throw new SnapshotValidationError(issuesOf(at('value'), parsed.error))
   if (parsed.data.key !== patch.key)
     add(at('key'), `patch key "${patch.key}" differs from value key "${parsed.data.key}"`)

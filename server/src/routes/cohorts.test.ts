@@ -194,6 +194,23 @@ describe('cohorts routes', () => {
     })
   })
 
+  it('refuses a cohort whose patterns add up past the budget of one cohort (422 at the pattern), before compiling', async () => {
+    // about 9,000 RE2 instructions each; six of them are past 50,000
+    const values = [0, 1, 2, 3, 4, 5].map((i) => `(?:abcdefghi){1000}${'b'.repeat(i + 1)}`)
+    await expectNoChange(h, async () => {
+      const problem = await expectProblem(
+        await h.call('PUT', C('patterned'), { clauses: [{ attribute: 'email', op: 'matches', values }] }),
+        422,
+        ['/clauses/0/values/5'],
+      )
+      expect(problem.issues?.[0]?.message).toMatch(/add up to at most 50000 RE2 instructions/)
+    })
+    const within = await h.call('PUT', C('patterned'), {
+      clauses: [{ attribute: 'email', op: 'matches', values: values.slice(0, 5) }],
+    })
+    expect(within.status).toBe(201)
+  })
+
   it('takes 1,000,000 keys in one POST in seconds', async () => {
     const keys = Array.from({ length: 1_000_000 }, (_, i) => `user-${i}`)
     const body = JSON.stringify({ include: keys })
