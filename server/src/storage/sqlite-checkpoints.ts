@@ -43,6 +43,8 @@ export class WalCheckpointer {
   /** Runs a last checkpoint and stops the worker. */
   async close(): Promise<void> {
     const exited = once(this.worker, 'exit')
+    // held while closing: an unreferenced worker lets a process with nothing else left exit before it did
+    this.worker.ref()
     this.worker.postMessage('close')
     await exited
   }
