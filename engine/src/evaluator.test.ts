@@ -867,6 +867,27 @@ describe('apply', () => {
     expect(base.evaluate('f', staff)).toMatchObject({ variant: 'a' })
   })
 
+  it('applyInSlices: a members change in slices gives what apply gives, and an unknown cohort is refused', async () => {
+    const pause = async () => {}
+    const patch = {
+      op: 'members' as const,
+      kind: 'cohort' as const,
+      key: 'staff',
+      version: 43,
+      add: { include: ['u-new'] },
+      remove: { include: ['u-staff'] },
+    }
+    const sliced = await base.applyInSlices(patch, { pause })
+    expect(sliced.version).toBe(43)
+    expect(sliced.evaluate('f', { targetingKey: 'u-new' })).toMatchObject({ variant: 'a' })
+    expect(sliced.evaluate('f', staff)).toMatchObject({ variant: 'c' })
+    expect(sliced.cohort('staff')).toEqual(base.apply(patch).cohort('staff'))
+    expect(base.evaluate('f', staff)).toMatchObject({ variant: 'a' })
+    await expect(base.applyInSlices({ ...patch, key: 'nope' }, { pause })).rejects.toMatchObject({
+      code: 'INVALID_SNAPSHOT',
+    })
+  })
+
   it('put cohort: flags already compiled see the new membership; the old evaluator does not', () => {
     const changed = base.apply({ op: 'put', kind: 'cohort', key: 'staff', value: { key: 'staff', include: ['u-new'] } })
     expect(changed.evaluate('f', { targetingKey: 'u-new' })).toMatchObject({ variant: 'a', ruleId: 'staff' })

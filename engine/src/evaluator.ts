@@ -15,7 +15,8 @@ import {
   targetingKey,
 } from './evaluator/compiled.js'
 import { checkContext, describe, errorText, failure, keyError, run } from './evaluator/evaluate.js'
-import { applyOne } from './evaluator/patch.js'
+import { applyOne, prepareMembers } from './evaluator/patch.js'
+import type { SliceOptions } from './members.js'
 import { parseSnapshot } from './schema.js'
 import {
   type Cohort,
@@ -54,6 +55,15 @@ export interface Evaluator {
    * when the change would leave the snapshot invalid.
    */
   apply(patch: SnapshotPatch | readonly SnapshotPatch[]): Evaluator
+  /**
+   * {@link apply} for hosts that must keep serving meanwhile: member lists are
+   * built in slices with `options.pause` between them, so a million-key change
+   * never holds the caller's event loop for long. The same large change applied
+   * to another evaluator holding the same list reuses the result.
+   * @example
+   * const next = await evaluator.applyInSlices(patch, { pause: () => new Promise((r) => setImmediate(r)) })
+   */
+  applyInSlices(patch: SnapshotPatch | readonly SnapshotPatch[], options: SliceOptions): Promise<Evaluator>
   has(flagKey: string): boolean
   flagKeys(): string[]
   flag(flagKey: string): Flag | undefined
@@ -201,6 +211,17 @@ class CompiledEvaluator implements Evaluator {
       applyOne(tables, p, prefix)
       if (p.version !== undefined) version = p.version
     })
+    return new CompiledEvaluator(this.environment, version, tables)
+  }
+
+  async applyInSlices(patch: SnapshotPatch | readonly SnapshotPatch[], options: SliceOptions): Promise<Evaluator> {
+    const patches = (Array.isArray(patch) ? patch : [patch]) as readonly SnapshotPatch[]
+    const tables = createTables(new Map(this.tables.flags), new Map(this.tables.cohorts))
+    let version = this.version
+    for (const [i, p] of patches.entries()) {
+      applyOne(tables, p, patches.length === 1 ? [] : [i], await prepareMembers(tables, p, options))
+      if (p.version !== undefined) version = p.version
+    }
     return new CompiledEvaluator(this.environment, version, tables)
   }
 

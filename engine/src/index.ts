@@ -11,6 +11,7 @@
 export { affectedFlags } from './dependents.js'
 export { type SnapshotIssue, SnapshotValidationError } from './errors.js'
 export { compileSnapshot, type Evaluator } from './evaluator.js'
+export type { SliceOptions } from './members.js'
 export { BUCKETS, bucketOf, murmur3, murmur3Finish, murmur3Round } from './murmur3.js'
 export type { ParseSnapshotResult } from './schema.js'
 export { compareSemver, parseSemver, type SemVer } from './semver.js'

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   compilePattern,
   estimateInstructions,
+  MAX_ENTITY_PATTERN_INSTRUCTIONS,
   MAX_PATTERN_INSTRUCTIONS,
   MAX_PATTERN_LENGTH,
   PATTERN_DFA_BYTES,
@@ -123,6 +124,62 @@ describe('patternProblem', () => {
         message: expect.stringMatching(/at most 1024 characters/),
       }),
     ])
+  })
+})
+
+describe('the pattern budget of one flag or cohort', () => {
+  // about 9,000 instructions each: within the limit of one pattern, six of them past the budget of one flag
+  const large = (i: number) => `(?:abcdefghi){1000}${'b'.repeat(i + 1)}`
+  const flagWith = (patterns: string[]) => ({
+    key: 'f',
+    type: 'boolean',
+    variants: { on: true, off: false },
+    version: 1,
+    enabled: true,
+    offVariant: 'off',
+    rules: [
+      {
+        id: 'r1',
+        clauses: [{ attribute: 'a', op: 'matches', values: patterns.slice(0, 3) }],
+        serve: { variant: 'on' },
+      },
+      { id: 'r2', clauses: [{ attribute: 'a', op: 'matches', values: patterns.slice(3) }], serve: { variant: 'on' } },
+    ],
+    fallthrough: { variant: 'off' },
+  })
+  const snapshot = (flag: unknown, cohort?: unknown) => ({
+    environment: 'production',
+    version: 1,
+    flags: { f: flag },
+    cohorts: cohort === undefined ? {} : { c: cohort },
+  })
+
+  it('refuses a flag whose patterns add up past it, at the pattern that goes over, and accepts one within', () => {
+    expect(estimateInstructions(large(0))).toBeLessThanOrEqual(MAX_PATTERN_INSTRUCTIONS)
+    expect(parseSnapshot(snapshot(flagWith([0, 1, 2, 3, 4].map(large)))).success).toBe(true)
+    const over = parseSnapshot(snapshot(flagWith([0, 1, 2, 3, 4, 5].map(large))))
+    expect(over.success).toBe(false)
+    if (over.success) return
+    expect(over.issues).toEqual([
+      expect.objectContaining({
+        pointer: '/flags/f/rules/1/clauses/0/values/2',
+        message: expect.stringContaining(`add up to at most ${MAX_ENTITY_PATTERN_INSTRUCTIONS} RE2 instructions`),
+      }),
+    ])
+  })
+
+  it('holds a cohort to the same budget, and still compiles every pattern within it', () => {
+    const cohort = (values: string[]) => ({ key: 'c', clauses: [{ attribute: 'a', op: 'matches', values }] })
+    const over = parseSnapshot(snapshot(flagWith(['a', 'b', 'c', 'd']), cohort([0, 1, 2, 3, 4, 5].map(large))))
+    expect(over.success).toBe(false)
+    if (!over.success) expect(over.issues.map((i) => i.pointer)).toEqual(['/cohorts/c/clauses/0/values/5'])
+    const broken = parseSnapshot(snapshot(flagWith(['ok', '(a', 'c', 'd']), cohort(['(b'])))
+    expect(broken.success).toBe(false)
+    if (!broken.success)
+      expect(broken.issues.map((i) => i.pointer).sort()).toEqual([
+        '/cohorts/c/clauses/0/values/0',
+        '/flags/f/rules/0/clauses/0/values/1',
+      ])
   })
 })
 

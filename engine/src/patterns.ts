@@ -14,6 +14,13 @@ export const MAX_PATTERN_LENGTH = 1024
  */
 export const MAX_PATTERN_INSTRUCTIONS = 10_000
 /**
+ * Most RE2 instructions all the patterns of one flag, or of one cohort, may add up
+ * to: what one write may make every client compile. Estimated from the text, so a
+ * write over it is refused before anything is compiled.
+ */
+export const MAX_ENTITY_PATTERN_INSTRUCTIONS = 50_000
+
+/**
  * Budget of each pattern's lazy DFA, whose state cache grows with the inputs it
  * sees; re2js allows 8 MiB a pattern and starts the cache over when it is spent.
  */
@@ -136,14 +143,56 @@ function classEnd(pattern: string, from: number): number {
   return i
 }
 
-/** Why `pattern` is refused, or undefined when it compiles within the limits. */
-export function patternProblem(pattern: string): string | undefined {
+const tooLarge = (size: number) =>
+  `pattern too large: about ${size} RE2 instructions, at most ${MAX_PATTERN_INSTRUCTIONS} (a counted repetition such as {1000} copies what it repeats)`
+
+/** Why `pattern` is refused by its text alone (length, estimated size), without compiling it. */
+export function patternSizeProblem(pattern: string): string | undefined {
   if (pattern.length > MAX_PATTERN_LENGTH)
     return `a pattern is at most ${MAX_PATTERN_LENGTH} characters long, this one ${pattern.length}: match a long list with "in", "startsWith" or "endsWith" instead`
   const estimate = estimateInstructions(pattern)
-  const tooLarge = (size: number) =>
-    `pattern too large: about ${size} RE2 instructions, at most ${MAX_PATTERN_INSTRUCTIONS} (a counted repetition such as {1000} copies what it repeats)`
-  if (estimate > MAX_PATTERN_INSTRUCTIONS) return tooLarge(estimate)
+  return estimate > MAX_PATTERN_INSTRUCTIONS ? tooLarge(estimate) : undefined
+}
+
+/** A pattern found in a flag or cohort, with its path there. */
+export interface PatternAt {
+  pattern: string
+  path: (string | number)[]
+}
+
+/**
+ * What is wrong with the patterns of one flag or cohort, each with its path: first their total estimated size
+ * against {@link MAX_ENTITY_PATTERN_INSTRUCTIONS} (reported at the pattern that goes over, nothing compiled);
+ * within it, each pattern compiled. Patterns refused by {@link patternSizeProblem} are left to their own check.
+ */
+export function entityPatternProblems(
+  patterns: readonly PatternAt[],
+): { path: (string | number)[]; message: string }[] {
+  let total = 0
+  for (const { pattern, path } of patterns) {
+    if (patternSizeProblem(pattern) !== undefined) continue
+    total += estimateInstructions(pattern)
+    if (total > MAX_ENTITY_PATTERN_INSTRUCTIONS)
+      return [
+        {
+          path,
+          message: `the patterns of one flag or cohort add up to at most ${MAX_ENTITY_PATTERN_INSTRUCTIONS} RE2 instructions, and this one takes them past it (about ${total} so far): match long lists with "in", "startsWith" or "endsWith", or share a cohort`,
+        },
+      ]
+  }
+  const problems: { path: (string | number)[]; message: string }[] = []
+  for (const { pattern, path } of patterns) {
+    if (patternSizeProblem(pattern) !== undefined) continue
+    const problem = patternProblem(pattern)
+    if (problem !== undefined) problems.push({ path, message: problem })
+  }
+  return problems
+}
+
+/** Why `pattern` is refused, or undefined when it compiles within the limits. */
+export function patternProblem(pattern: string): string | undefined {
+  const sized = patternSizeProblem(pattern)
+  if (sized !== undefined) return sized
   let compiled: RE2JS
   try {
     compiled = RE2JS.compile(pattern)

@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import { parseDate } from './dates.js'
 import { type SnapshotIssue, toPointer } from './errors.js'
-import { patternProblem } from './patterns.js'
+import { entityPatternProblems, type PatternAt, patternSizeProblem } from './patterns.js'
 import { checkReferences, keysOf } from './references.js'
 import { parseSemver } from './semver.js'
 import type { Clause, Cohort, Flag, JsonValue, Serve, Snapshot } from './types.js'
@@ -83,7 +83,8 @@ function checkClauseValues(clause: Clause, ctx: z.RefinementCtx): void {
       atLeastOne()
       each((v) => {
         if (typeof v !== 'string') return '"matches" takes RE2 patterns as strings'
-        return patternProblem(v)
+        // compiled by the flag or cohort holding the clause, within its budget (checkPatterns)
+        return patternSizeProblem(v)
       })
       return
     case 'lt':
@@ -198,6 +199,22 @@ function checkServe(serve: unknown, variants: Raw, ctx: z.RefinementCtx, path: P
     })
 }
 
+/** The `matches` patterns among `clauses`, read defensively, with their paths. */
+function patternsOf(clauses: unknown, path: (string | number)[]): PatternAt[] {
+  return asArray(clauses).flatMap((clause, j) => {
+    const c = asRecord(clause)
+    if (c?.op !== 'matches') return []
+    return asArray(c.values).flatMap((v, k) =>
+      typeof v === 'string' ? [{ pattern: v, path: [...path, j, 'values', k] }] : [],
+    )
+  })
+}
+
+/** Compiles an entity's patterns within its budget (see {@link entityPatternProblems}). */
+function checkPatterns(patterns: readonly PatternAt[], ctx: z.RefinementCtx): void {
+  for (const { path, message } of entityPatternProblems(patterns)) ctx.addIssue({ code: 'custom', message, path })
+}
+
 /**
  * Checks across a flag's fields. It also runs when the shape has problems, so
  * one pass reports both, and therefore reads every field defensively.
@@ -231,6 +248,10 @@ function checkFlag(raw: unknown, ctx: z.RefinementCtx): void {
       targeted.set(key, variant)
     })
   }
+  checkPatterns(
+    asArray(flag.rules).flatMap((rule, i) => patternsOf(asRecord(rule)?.clauses, ['rules', i, 'clauses'])),
+    ctx,
+  )
   const ids = new Set<unknown>()
   asArray(flag.rules).forEach((rule, i) => {
     const id = asRecord(rule)?.id
@@ -284,6 +305,12 @@ export const cohortSchema = z.strictObject({
   rollout: cohortRolloutSchema.optional(),
 })
 
+/** A cohort with its patterns compiled within their budget: what a snapshot or a patch may carry. */
+export const checkedCohortSchema = cohortSchema.superRefine(
+  (cohort, ctx) => checkPatterns(patternsOf(asRecord(cohort)?.clauses, ['clauses']), ctx),
+  { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+)
+
 export type ParseSnapshotResult = { success: true; data: Snapshot } | { success: false; issues: SnapshotIssue[] }
 
 function toIssues(error: z.ZodError, prefix: (string | number)[]): SnapshotIssue[] {
@@ -329,7 +356,7 @@ export function parseSnapshot(input: unknown): ParseSnapshotResult {
   }
   for (const [key, entry] of Object.entries(rawCohorts)) {
     findProtoKeys(entry, ['cohorts', key], issues)
-    const parsed = cohortSchema.safeParse(entry)
+    const parsed = checkedCohortSchema.safeParse(entry)
     if (!parsed.success) issues.push(...toIssues(parsed.error, ['cohorts', key]))
     else cohorts[key] = parsed.data as Cohort
     checkRecordKey(key, entry, ['cohorts', key], issues)

@@ -7,7 +7,7 @@
 // the server's event loop; request bodies are encoded before measuring starts. Goal: every stall under 50 ms (DESIGN.md §7, "admin inputs never stall
 // the event loop for more than 50 ms").
 // Run (after a build): node server/bench/stall.mjs   Knobs: BENCH_STALL_KEYS (1000000),
-// BENCH_STALL_DIALECTS=sqlite,postgres, BENCH_STALL_PHASES=storage,server, VANE_TEST_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test).
+// BENCH_STALL_DIALECTS=sqlite,postgres, BENCH_STALL_PHASES=storage,server, BENCH_STALL_FORMATS=json,text, VANE_TEST_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test).
 // Prints one table; writes nothing. Not part of `pnpm bench`.
 import '../../engine/bench/guard.mjs'
 import { randomBytes } from 'node:crypto'
@@ -38,7 +38,7 @@ function memberKeys(count, seed) {
   return keys
 }
 
-function send(url, method, path, body) {
+function send(url, method, path, body, type = 'application/json') {
   const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body))
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -47,7 +47,7 @@ function send(url, method, path, body) {
         method,
         headers: {
           authorization: `Bearer ${ADMIN_KEY}`,
-          ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': payload.length }),
+          ...(payload !== undefined && { 'content-type': type, 'content-length': payload.length }),
         },
       },
       (res) => {
@@ -167,14 +167,23 @@ async function runServer(dialect) {
     ).secret
     stream = await openStream(url, key)
     const keys = memberKeys(KEYS, 7)
-    const body = Buffer.from(JSON.stringify({ include: keys }))
-    const step = async (name, method) => {
-      const result = await measure(() => ok(send(url, method, '/admin/v1/cohorts/vip/members', body), name))
-      rows.push({ dialect, step: `server: ${name}`, ...result })
+    // JSON as most clients send it; text/plain (one key a line) is read as it arrives, with no document to parse
+    const bodies = {
+      json: Buffer.from(JSON.stringify({ include: keys })),
+      text: Buffer.from(`${keys.join('\n')}\n`),
     }
-    await step(`add ${KEYS.toLocaleString('en')} new keys`, 'POST')
-    await step(`add the same ${KEYS.toLocaleString('en')} again`, 'POST')
-    await step(`remove ${KEYS.toLocaleString('en')} keys`, 'DELETE')
+    const types = { json: 'application/json', text: 'text/plain' }
+    const step = async (format, name, method) => {
+      const result = await measure(() =>
+        ok(send(url, method, '/admin/v1/cohorts/vip/members', bodies[format], types[format]), name),
+      )
+      rows.push({ dialect, step: `server ${format}: ${name}`, ...result })
+    }
+    for (const format of FORMATS) {
+      await step(format, `add ${KEYS.toLocaleString('en')} new keys`, 'POST')
+      await step(format, `add the same ${KEYS.toLocaleString('en')} again`, 'POST')
+      await step(format, `remove ${KEYS.toLocaleString('en')} keys`, 'DELETE')
+    }
   } finally {
     stream?.destroy()
     await server.close()
@@ -185,6 +194,7 @@ async function runServer(dialect) {
 
 const rows = []
 const PHASES = (process.env.BENCH_STALL_PHASES ?? 'storage,server').split(',')
+const FORMATS = (process.env.BENCH_STALL_FORMATS ?? 'json,text').split(',')
 for (const dialect of DIALECTS) {
   if (PHASES.includes('storage')) rows.push(...(await runStorage(dialect)))
   if (PHASES.includes('server')) rows.push(...(await runServer(dialect)))

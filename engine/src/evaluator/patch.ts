@@ -1,9 +1,9 @@
 /** Applying patches to copied tables: only the changed entry is compiled, and only what it touches is checked. */
 
 import { type SnapshotIssue, SnapshotValidationError, toPointer } from '../errors.js'
-import { MemberSet } from '../members.js'
+import { MemberSet, type SliceOptions } from '../members.js'
 import { findCycles, referenceIssues } from '../references.js'
-import { cohortSchema, flagSchema } from '../schema.js'
+import { checkedCohortSchema, flagSchema } from '../schema.js'
 import type { Clause, Cohort, Flag, SnapshotPatch } from '../types.js'
 import { Compiler } from './compile.js'
 import type { Tables } from './compiled.js'
@@ -73,11 +73,44 @@ function changeIssues(tables: Tables, kind: 'flag' | 'cohort', key: string): Sna
   return issues
 }
 
+/** A members patch's new sets, built ahead (in slices) from the sets the tables hold. */
+export interface PreparedMembers {
+  include?: MemberSet
+  exclude?: MemberSet
+}
+
+/**
+ * The new sets of a members patch, built in slices that pause; what {@link applyOne} then installs at once.
+ * Undefined when the cohort is unknown: applying the patch reports it.
+ */
+export async function prepareMembers(
+  tables: Tables,
+  patch: SnapshotPatch,
+  options: SliceOptions,
+): Promise<PreparedMembers | undefined> {
+  if (patch.op !== 'members') return undefined
+  const current = tables.cohorts.get(patch.key)
+  if (current === undefined) return undefined
+  const prepared: PreparedMembers = {}
+  for (const list of ['include', 'exclude'] as const) {
+    const added = patch.add?.[list] ?? []
+    const removed = patch.remove?.[list] ?? []
+    if (added.length > 0 || removed.length > 0)
+      prepared[list] = await current[list].withInSlices(added, removed, options)
+  }
+  return prepared
+}
+
 /**
  * Validates and applies one patch to copied tables. Only the changed entity is
  * compiled; references are checked against the tables, not by recompiling.
  */
-export function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string | number)[]): void {
+export function applyOne(
+  tables: Tables,
+  patch: SnapshotPatch,
+  prefix: (string | number)[],
+  prepared?: PreparedMembers,
+): void {
   const issues: SnapshotIssue[] = []
   const at = (...path: (string | number)[]) => [...prefix, ...path]
   const add = (path: (string | number)[], message: string) => issues.push({ path, pointer: toPointer(path), message })
@@ -100,6 +133,8 @@ export function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string |
     }
     // the delta becomes an overlay on the compiled set, so the change costs what changed
     const next = (list: 'include' | 'exclude'): MemberSet => {
+      const ready = prepared?.[list]
+      if (ready !== undefined) return ready
       const added = patch.add?.[list] ?? []
       const removed = patch.remove?.[list] ?? []
       return added.length === 0 && removed.length === 0 ? current[list] : current[list].with(added, removed)
@@ -108,7 +143,7 @@ export function applyOne(tables: Tables, patch: SnapshotPatch, prefix: (string |
     return
   }
 
-  const parsed = patch.kind === 'flag' ? flagSchema.safeParse(patch.value) : cohortSchema.safeParse(patch.value)
+  const parsed = patch.kind === 'flag' ? flagSchema.safeParse(patch.value) : checkedCohortSchema.safeParse(patch.value)
   if (!parsed.success) throw new SnapshotValidationError(issuesOf(at('value'), parsed.error))
   if (parsed.data.key !== patch.key)
     add(at('key'), `patch key "${patch.key}" differs from value key "${parsed.data.key}"`)

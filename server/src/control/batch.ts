@@ -1,13 +1,17 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api'
 import type { JsonValue } from '@vane/engine'
-import { compileSnapshot, type Evaluator, type SnapshotValidationError } from '@vane/engine'
+import { compileSnapshot, type Evaluator, type SliceOptions, type SnapshotValidationError } from '@vane/engine'
 import { VaneError } from '../http/errors.js'
 import type { ChangeFeed } from '../live/feed.js'
 import { type EvaluatorHub, loadSnapshot } from '../live/hub.js'
 import { changeToPatch } from '../live/patches.js'
+import { yieldToEventLoop } from '../storage/query-helpers.js'
 import type { AuditRecord, ChangeEntity, ChangeOp, ChangeRecord, Store, StoreTx } from '../storage/repository.js'
 
 const tracer = trace.getTracer('@vane/server')
+
+/** Member lists of a million keys are built in slices, so other requests are served meanwhile. */
+const SLICES: SliceOptions = { pause: yieldToEventLoop, now: () => performance.now() }
 
 /** Who is acting: the name of the API key or trigger, as the audit log shows it. */
 export interface Actor {
@@ -81,7 +85,7 @@ export class WriteBatch {
       this.staged.set(
         env.key,
         contiguous
-          ? evaluator.apply(missing.map(changeToPatch))
+          ? await evaluator.applyInSlices(missing.map(changeToPatch), SLICES)
           : compileSnapshot(await loadSnapshot(this.tx, env.key)),
       )
     }
@@ -101,7 +105,9 @@ export class WriteBatch {
     const version = await this.tx.bumpEnvironmentVersion(environment)
     const change: ChangeRecord = { environment, version, entity, key, op, payload, createdAt: this.now }
     try {
-      this.staged.set(environment, evaluator.apply(changeToPatch(change)))
+      // validated here, installed in the hub after the commit: the change is applied once; the same members
+      // change in another environment holding the same list reuses the sets built for the first
+      this.staged.set(environment, await evaluator.applyInSlices(changeToPatch(change), SLICES))
     } catch (error) {
       if (!isInvalidSnapshot(error)) throw error
       const issues = error.issues.map((i) => ({ pointer: map(i.pointer), message: i.message }))

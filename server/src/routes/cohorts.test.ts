@@ -158,6 +158,59 @@ describe('cohorts routes', () => {
     })
   })
 
+  it('takes keys one a line as text/plain, into ?list=, read as the body arrives', async () => {
+    const plain = { 'content-type': 'text/plain; charset=utf-8' }
+    expect((await h.call('PUT', C('lines'), {})).status).toBe(201)
+    const add = await h.call('POST', C('lines', '/members'), 'l1\r\nl2\n\nl3\n', plain)
+    expect(await json(add)).toEqual({ key: 'lines', version: 2, added: { include: 3, exclude: 0 } })
+    const excluded = await h.call('POST', C('lines', '/members?list=exclude'), 'l9', plain)
+    expect(await json(excluded)).toEqual({ key: 'lines', version: 3, added: { include: 0, exclude: 1 } })
+    const removed = await h.call('DELETE', C('lines', '/members'), 'l2\n', plain)
+    expect(await json(removed)).toEqual({ key: 'lines', version: 4, removed: { include: 1, exclude: 0 } })
+    expect(h.hub.get('staging')?.cohort('lines')).toMatchObject({ include: ['l1', 'l3'], exclude: ['l9'] })
+    await expectNoChange(h, async () => {
+      const bad = await expectProblem(
+        await h.call('POST', C('lines', '/members'), `ok\n${'x'.repeat(1025)}\nfine\n`, plain),
+        422,
+        ['/include/1'],
+      )
+      expect(bad.issues?.[0]?.message).toMatch(/^line 2: a member key is at most 1024/)
+      await expectProblem(await h.call('POST', C('lines', '/members'), '\n\n', plain), 422, ['/include'])
+      await expectProblem(await h.call('POST', C('lines', '/members?list=other'), 'a', plain), 400)
+      await expectProblem(await h.call('POST', C('lines', '/members'), 'a', { 'content-type': 'text/csv' }), 415)
+    })
+  })
+
+  it('checks JSON member keys one by one: pointers to the bad ones, unknown fields refused', async () => {
+    await expectNoChange(h, async () => {
+      const bad = await expectProblem(
+        await h.call('POST', C('lines', '/members'), { include: ['a', '', 7, 'b\u0000'], exclude: 'x', other: [] }),
+        422,
+        ['/other', '/include/1', '/include/2', '/include/3', '/exclude'],
+      )
+      expect(bad.issues?.map((i) => i.message)).toContain('contains NUL or an unpaired surrogate')
+      await expectProblem(await h.call('POST', C('lines', '/members'), {}), 422, [''])
+      await expectProblem(await h.call('POST', C('lines', '/members'), ['a']), 422, [''])
+    })
+  })
+
+  it('refuses a cohort whose patterns add up past the budget of one cohort (422 at the pattern), before compiling', async () => {
+    // about 9,000 RE2 instructions each; six of them are past 50,000
+    const values = [0, 1, 2, 3, 4, 5].map((i) => `(?:abcdefghi){1000}${'b'.repeat(i + 1)}`)
+    await expectNoChange(h, async () => {
+      const problem = await expectProblem(
+        await h.call('PUT', C('patterned'), { clauses: [{ attribute: 'email', op: 'matches', values }] }),
+        422,
+        ['/clauses/0/values/5'],
+      )
+      expect(problem.issues?.[0]?.message).toMatch(/add up to at most 50000 RE2 instructions/)
+    })
+    const within = await h.call('PUT', C('patterned'), {
+      clauses: [{ attribute: 'email', op: 'matches', values: values.slice(0, 5) }],
+    })
+    expect(within.status).toBe(201)
+  })
+
   it('takes 1,000,000 keys in one POST in seconds', async () => {
     const keys = Array.from({ length: 1_000_000 }, (_, i) => `user-${i}`)
     const body = JSON.stringify({ include: keys })

@@ -1,11 +1,12 @@
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { changeMembers, deleteCohort, putCohort, requireCohort } from '../control/cohorts.js'
-import { cohortInput, membersInput } from '../control/schemas.js'
+import { cohortInput } from '../control/schemas.js'
 import type { AppEnv } from '../http/env.js'
 import { VaneError } from '../http/errors.js'
 import { etag, ifMatch, readJson, validKey } from '../http/request.js'
 import type { RouteDeps } from './deps.js'
+import { readMemberKeys } from './member-keys.js'
 
 /** Member uploads may carry a million keys in one request. */
 export const MEMBERS_BODY_LIMIT = 64 * 1024 * 1024
@@ -41,7 +42,7 @@ export function cohortRoutes(deps: RouteDeps) {
       return c.body(null, 204)
     })
     .on(['POST', 'DELETE'], '/cohorts/:key/members', membersLimit, async (c) => {
-      const input = await readJson(c, membersInput)
+      const input = await readMemberKeys(c)
       const mode = c.req.method === 'POST' ? 'add' : 'remove'
       const { cohort, changed } = await changeMembers(deps, c.get('apiKey'), c.req.param('key'), input, mode)
       return c.json(

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, min, sql } from 'drizzle-orm'
 import { missingParent } from './errors.js'
+import { stringifyInSlices } from './json-slices.js'
 import { addMembers, type PgDb, removeMembers } from './postgres-members.js'
 import { auditWhere, chunks, keepFirst, mergeOutcomes, outcomeWindow, sortOutcomes } from './query-helpers.js'
 import type { StoreTx } from './repository.js'
@@ -111,7 +112,9 @@ export function postgresOps(db: PgDb): StoreTx {
     removeCohortMembers: (key, list, keys) => removeMembers(db, key, list, keys),
 
     appendChange: async (record) => {
-      await db.insert(t.changeLog).values(record)
+      // a members change may carry a million keys: its JSON is written in slices, then sent as it is
+      const payload = await stringifyInSlices(record.payload)
+      await db.insert(t.changeLog).values({ ...record, payload: sql`${payload}::json` })
     },
     changesSince: async (environment, after, limit) =>
       db

@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3'
 import { and, asc, desc, eq, gt, gte, inArray, lt, min, sql } from 'drizzle-orm'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { missingParent } from './errors.js'
+import { stringifyInSlices } from './json-slices.js'
 import { auditWhere, chunks, keepFirst, mergeOutcomes, outcomeWindow, sortOutcomes } from './query-helpers.js'
 import type { MemberList, StoreTx } from './repository.js'
 import * as t from './schema.sqlite.js'
@@ -122,7 +123,11 @@ export function sqliteOps(db: SqliteDb): StoreTx {
     removeCohortMembers: (key, list, keys) => eachSlice(removeMembers, key, list, keys),
 
     appendChange: async (record) => {
-      db.insert(t.changeLog).values(record).run()
+      // a members change may carry a million keys: its JSON is written in slices, then stored as it is
+      const payload = await stringifyInSlices(record.payload)
+      db.insert(t.changeLog)
+        .values({ ...record, payload: sql`${payload}` })
+        .run()
     },
     changesSince: async (environment, after, limit) =>
       db

@@ -7,6 +7,7 @@ import { composeStore } from './compose.js'
 import { migrationsFolder } from './migrations.js'
 import { Mutex } from './mutex.js'
 import type { Store, StoreTx } from './repository.js'
+import { WalCheckpointer } from './sqlite-checkpoints.js'
 import { type SqliteDb, sqliteOps } from './sqlite-tx.js'
 
 export interface SqliteStoreOptions {
@@ -38,9 +39,14 @@ export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise
   writerClient.pragma('synchronous = NORMAL')
   writerClient.pragma('busy_timeout = 5000')
   writerClient.pragma('foreign_keys = ON')
+  // checkpoints run on a worker thread (WalCheckpointer), not at the end of whichever commit fills the WAL
+  writerClient.pragma('wal_autocheckpoint = 0')
+  // once checkpointed, a WAL grown by a large write is cut back to this size
+  writerClient.pragma(`journal_size_limit = ${64 * 1024 * 1024}`)
   const writer: SqliteDb = drizzle({ client: writerClient })
   migrate(writer, { migrationsFolder: migrationsFolder('sqlite') })
 
+  const checkpointer = new WalCheckpointer(path)
   const readerClient = new Database(path, { readonly: true })
   readerClient.pragma('busy_timeout = 5000')
   const reader: SqliteDb = drizzle({ client: readerClient })
@@ -81,6 +87,7 @@ export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise
       mutex.run(async () => {
         if (closed) return
         closed = true
+        await checkpointer.close()
         readerClient.close()
         writerClient.close()
       }),

@@ -371,7 +371,7 @@ function operationSpecs(auditParameters: Parameter[], impactParameters: Paramete
         id: method === 'post' ? 'addCohortMembers' : 'removeCohortMembers',
         tag: 'Cohorts',
         summary: method === 'post' ? 'Add member keys in bulk' : 'Remove member keys in bulk',
-        description: `Up to ${mib(MEMBERS_BODY_LIMIT)} of keys per request (a million keys fit). Only the delta reaches SDKs. Duplicates are ignored; a request that changes nothing writes nothing.`,
+        description: `Up to ${mib(MEMBERS_BODY_LIMIT)} of keys per request (a million keys fit). Only the delta reaches SDKs. Duplicates are ignored; a request that changes nothing writes nothing. Also takes \`text/plain\`: one key a line, into the list \`?list=\` names (\`include\`, the default, or \`exclude\`), read as it arrives.`,
         body: {
           schema: 'MembersInput',
           example: method === 'post' ? { include: ['user-3', 'user-4'], exclude: ['user-9'] } : { include: ['user-4'] },
