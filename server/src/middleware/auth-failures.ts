@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { LRUCache } from 'lru-cache'
 import type { AppEnv } from '../http/env.js'
 import { VaneError } from '../http/errors.js'
+import { addressGroup } from '../http/node-path.js'
 import { readSecret } from './auth.js'
 
 /** Where a request comes from, as far as the runtime can tell (the Node adapter reads the socket). */
@@ -31,6 +32,8 @@ export function authFailureLimit(options: AuthFailureLimitOptions): MiddlewareHa
   const perMs = options.perMinute / 60_000
   const burst = options.perMinute
   const buckets = new LRUCache<string, { tokens: number; at: number }>({ max: options.maxAddresses ?? 100_000 })
+  // bounded by the requests in flight
+  const inFlight = new Map<string, number>()
   const tokensAt = (address: string, t: number) => {
     const bucket = buckets.peek(address)
     return bucket === undefined ? burst : Math.min(burst, bucket.tokens + (t - bucket.at) * perMs)
@@ -43,7 +46,10 @@ export function authFailureLimit(options: AuthFailureLimitOptions): MiddlewareHa
     const address = options.clientAddress(c)
     if (address === undefined) return next()
     const t = now()
-    const tokens = tokensAt(address, t)
+    // requests still being checked count as failures until they are known, so parallel guesses cannot all see the
+    // bucket full
+    const checking = inFlight.get(address) ?? 0
+    const tokens = tokensAt(address, t) - checking
     if (tokens < 1 && !(secret !== undefined && (await options.recognised?.(secret, c.req.header('origin'))))) {
       const retryAfter = Math.max(1, Math.ceil((1 - tokens) / perMs / 1000))
       throw new VaneError(
@@ -53,7 +59,14 @@ export function authFailureLimit(options: AuthFailureLimitOptions): MiddlewareHa
         { 'Retry-After': String(retryAfter) },
       )
     }
-    await next()
+    inFlight.set(address, (inFlight.get(address) ?? 0) + 1)
+    try {
+      await next()
+    } finally {
+      const left = (inFlight.get(address) ?? 1) - 1
+      if (left > 0) inFlight.set(address, left)
+      else inFlight.delete(address)
+    }
     if (c.res.status !== (trigger ? 404 : 401)) return
     // read again: other failures from this address may have finished meanwhile
     const end = now()
@@ -68,11 +81,13 @@ export function authFailureLimit(options: AuthFailureLimitOptions): MiddlewareHa
 export function clientAddress(socketAddress: ClientAddress, trustProxy = 0): ClientAddress {
   return (c) => {
     const peer = socketAddress(c)
-    if (trustProxy <= 0) return peer
+    if (trustProxy <= 0) return peer === undefined ? undefined : addressGroup(peer)
     const forwarded = (c.req.header('x-forwarded-for') ?? '')
       .split(',')
       .map((a) => a.trim())
       .filter((a) => a !== '')
-    return forwarded[Math.max(0, forwarded.length - trustProxy)] ?? peer
+    const address = forwarded[Math.max(0, forwarded.length - trustProxy)] ?? peer
+    // an IPv6 host holds a whole /64: counted apart, each of its addresses would bring a fresh burst
+    return address === undefined ? undefined : addressGroup(address)
   }
 }
