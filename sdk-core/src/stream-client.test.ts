@@ -68,6 +68,21 @@ describe('StreamClient: connecting and events', () => {
     expect(t.http.requests.map((r) => r.headers['last-event-id'])).toEqual(['1', '2'])
   })
 
+  it('closes the response when handling an event throws, before it retries', async () => {
+    const t = setup({
+      onEvent: () => {
+        throw new Error('handler failed')
+      },
+    })
+    t.http.handler = (r) => sseResponse(r).response
+    started(t)
+    await settle()
+    t.http.requests[0]!.stream!.event('put', { v: 1 }, 1)
+    await settle()
+    expect(t.log.interrupted).toEqual([['handler failed', 1]])
+    expect(t.http.requests[0]!.signal!.aborted).toBe(true)
+  })
+
   it('start() while running does nothing', async () => {
     const t = setup()
     t.http.handler = (r) => sseResponse(r).response

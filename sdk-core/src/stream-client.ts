@@ -149,6 +149,8 @@ export class StreamClient {
       this._current = undefined
       const { signal } = attempt._abort
       const error = signal.aborted && signal.reason instanceof Error ? signal.reason : toError(caught)
+      // a throwing callback leaves the response open: close it before the retry opens another
+      if (!signal.aborted) attempt._abort.abort(error)
       if (error instanceof HttpError && (this._options.isFatal ?? isRefused)(error.status)) {
         this.stop()
         this._options.onFatal(error)
