@@ -73,6 +73,12 @@ export const MAPPED: readonly { file: string; name: string; reason: string }[] =
     name: 'a wrong default type is reported before the context',
     reason: NO_TYPE_ON_ERROR,
   },
+  {
+    file: '06-attributes.json',
+    name: 'admin: a "__proto__" key in the context does not supply other attributes',
+    reason:
+      'a "__proto__" key in the context: the server refuses it in every JSON body (422 with its pointer), the client stream included, rather than evaluate a context other than the one sent',
+  },
 ]
 
 const mappingFor = (c: { file: string; name: string }) => MAPPED.find((m) => m.file === c.file && m.name === c.name)

@@ -132,9 +132,10 @@ describe('parallel guesses', () => {
         return c.json({}, 401)
       })
     const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        app.request('/', { headers: { authorization: `Bearer vane_server_parallel${i}` } }).then((r) => r.status),
-      ),
+      Array.from({ length: 40 }, async (_, i) => {
+        const res = await app.request('/', { headers: { authorization: `Bearer vane_server_parallel${i}` } })
+        return res.status
+      }),
     )
     expect(answers.filter((status) => status === 401)).toHaveLength(5)
     expect(answers.filter((status) => status === 429)).toHaveLength(35)

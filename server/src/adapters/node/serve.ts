@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
 import { AUTHENTICATED } from '../../http/node-path.js'
@@ -37,7 +37,7 @@ export interface FetchApp {
 
 /**
  * Serves an app on Node's HTTP server; resolves once the socket listens. Its streams write straight to Node's
- * response (see delivery/sse-node.ts).
+ * response (see adapters/node/sse-node.ts).
  */
 export function serveNode(app: FetchApp, options: ServeNodeOptions): Promise<{ server: ServerType; port: number }> {
   const requestTimeout = options.requestTimeoutMs ?? CONNECTION_DEFAULTS.requestTimeoutMs
@@ -76,8 +76,10 @@ type TrackedSocket = Socket & { [AUTHENTICATED]?: true }
 const GRACE_MS = 1_000
 
 /**
- * Keeps at most `max` connections that have not carried an authenticated request (the app marks those that
- * have, `http/node-path.ts`): beyond it the oldest are closed, once they are older than {@link GRACE_MS}. Checked
+ * Keeps at most `max` connections that are not serving an authenticated request (the app marks those that are,
+ * `http/node-path.ts`): beyond it the oldest are closed, once they are older than {@link GRACE_MS}. The mark lasts
+ * as long as its response: an open stream keeps it, while a kept-alive connection is counted again from the end of
+ * its request, so one request with a public client key cannot exempt a socket that then idles or trickles. Checked
  * on every new connection and on a timer, since a process out of descriptors accepts none.
  */
 function capUnauthenticated(server: Server, max: number): void {
@@ -85,10 +87,15 @@ function capUnauthenticated(server: Server, max: number): void {
   const pending = new Map<TrackedSocket, number>()
   const evict = () => {
     if (pending.size <= max) return
-    for (const s of pending.keys()) if (s[AUTHENTICATED] === true) pending.delete(s)
     const cutoff = Date.now() - GRACE_MS
     for (const [s, since] of pending) {
-      if (pending.size <= max || since > cutoff) break
+      if (pending.size <= max) break
+      // serving an authenticated request: counted again when its response ends
+      if (s[AUTHENTICATED] === true) {
+        pending.delete(s)
+        continue
+      }
+      if (since > cutoff) break
       pending.delete(s)
       s.destroy()
     }
@@ -97,6 +104,16 @@ function capUnauthenticated(server: Server, max: number): void {
     pending.set(socket, Date.now())
     socket.once('close', () => pending.delete(socket))
     evict()
+  })
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket as TrackedSocket
+    response.once('close', () => {
+      if (socket.destroyed) return
+      delete socket[AUTHENTICATED]
+      // idle from now: the newest, with its own second of grace
+      pending.delete(socket)
+      pending.set(socket, Date.now())
+    })
   })
   const sweep = setInterval(evict, GRACE_MS / 4)
   sweep.unref()

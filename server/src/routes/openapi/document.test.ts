@@ -116,7 +116,7 @@ describe('OpenAPI document', () => {
     const pending = (entry: string) => DOCUMENTED_ELSEWHERE.some((prefix) => entry.split(' ')[1]!.startsWith(prefix))
     const documented = new Set(operations(doc).map(({ method, path }) => `${method} ${path}`))
     const missing = [...registered].filter((r) => !documented.has(r) && !pending(r))
-    expect(missing, 'routes without documentation: add them to routes/openapi.ts').toEqual([])
+    expect(missing, 'routes without documentation: add them to routes/openapi/operations.ts').toEqual([])
     const stale = [...documented].filter((d) => !registered.has(d) && !RUNTIME_ROUTES.has(d))
     expect(stale, 'documented routes the app does not have').toEqual([])
     expect(documented.has('post /hooks/v1/triggers/{secret}')).toBe(true)
