@@ -32,8 +32,6 @@ export function authFailureLimit(options: AuthFailureLimitOptions): MiddlewareHa
   const perMs = options.perMinute / 60_000
   const burst = options.perMinute
   const buckets = new LRUCache<string, { tokens: number; at: number }>({ max: options.maxAddresses ?? 100_000 })
-  // bounded by the requests in flight
-  const inFlight = new Map<string, number>()
   const tokensAt = (address: string, t: number) => {
     const bucket = buckets.peek(address)
     return bucket === undefined ? burst : Math.min(burst, bucket.tokens + (t - bucket.at) * perMs)
@@ -46,10 +44,7 @@ export function authFailureLimit(options: AuthFailureLimitOptions): MiddlewareHa
     const address = options.clientAddress(c)
     if (address === undefined) return next()
     const t = now()
-    // requests still being checked count as failures until they are known, so parallel guesses cannot all see the
-    // bucket full
-    const checking = inFlight.get(address) ?? 0
-    const tokens = tokensAt(address, t) - checking
+    const tokens = tokensAt(address, t)
     if (tokens < 1 && !(secret !== undefined && (await options.recognised?.(secret, c.req.header('origin'))))) {
       const retryAfter = Math.max(1, Math.ceil((1 - tokens) / perMs / 1000))
       throw new VaneError(
@@ -59,14 +54,7 @@ export function authFailureLimit(options: AuthFailureLimitOptions): MiddlewareHa
         { 'Retry-After': String(retryAfter) },
       )
     }
-    inFlight.set(address, (inFlight.get(address) ?? 0) + 1)
-    try {
-      await next()
-    } finally {
-      const left = (inFlight.get(address) ?? 1) - 1
-      if (left > 0) inFlight.set(address, left)
-      else inFlight.delete(address)
-    }
+    await next()
     if (c.res.status !== (trigger ? 404 : 401)) return
     // read again: other failures from this address may have finished meanwhile
     const end = now()
