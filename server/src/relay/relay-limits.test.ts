@@ -4,43 +4,25 @@
  */
 
 import net from 'node:net'
-import type { ServerType } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serveNode } from '../adapters/node/serve.js'
 import { expectProblem } from '../testing/api.js'
-import { createHarness, type Harness } from '../testing/harness.js'
-import { type RunningRelay, startRelay } from './relay.js'
+import type { Harness } from '../testing/harness.js'
+import { type RelayBehind, relayBehind } from '../testing/relay.js'
+import type { RunningRelay } from './relay.js'
 
 describe('relay limits', () => {
   let h: Harness
-  let upstream: ServerType
   let relay: RunningRelay
   let serverKey: string
   let clientKey: string
+  let setup: RelayBehind
 
   beforeAll(async () => {
-    h = await createHarness({ environments: ['production'] })
-    const served = await serveNode(h.app, { port: 0, hostname: '127.0.0.1' })
-    upstream = served.server
-    serverKey = await h.key('server', 'production')
+    setup = await relayBehind({ streamsPerKey: 1, streamContextBytes: 256, headersTimeoutMs: 200 })
+    ;({ h, relay, serverKey } = setup)
     clientKey = await h.key('client', 'production')
-    relay = await startRelay({
-      port: 0,
-      hostname: '127.0.0.1',
-      upstream: `http://127.0.0.1:${served.port}`,
-      sdkKey: serverKey,
-      logLevel: 'silent',
-      streamsPerKey: 1,
-      streamContextBytes: 256,
-      headersTimeoutMs: 200,
-    })
-    await relay.mirror.loaded
   })
-  afterAll(async () => {
-    await relay?.close()
-    await new Promise<void>((resolve) => upstream?.close(() => resolve()))
-    await h?.close()
-  })
+  afterAll(() => setup?.close())
 
   const stream = (secret: string) =>
     fetch(`${relay.url}/sdk/v1/stream`, { headers: { authorization: `Bearer ${secret}` } })

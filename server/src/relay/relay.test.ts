@@ -2,40 +2,23 @@
  * A relay in front of a real upstream on loopback: it serves through the same assembly as the server, so its
  * CORS, key and error answers are the server's.
  */
-import type { ServerType } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serveNode } from '../adapters/node/serve.js'
 import { expectProblem } from '../testing/api.js'
-import { createHarness, type Harness } from '../testing/harness.js'
-import { type RunningRelay, startRelay } from './relay.js'
+import { type RelayBehind, relayBehind } from '../testing/relay.js'
+import type { RunningRelay } from './relay.js'
 
 const ORIGIN = 'https://app.example'
 
 describe('relay', () => {
-  let h: Harness
-  let upstream: ServerType
   let relay: RunningRelay
   let serverKey: string
+  let setup: RelayBehind
 
   beforeAll(async () => {
-    h = await createHarness({ environments: ['production'] })
-    const served = await serveNode(h.app, { port: 0, hostname: '127.0.0.1' })
-    upstream = served.server
-    serverKey = await h.key('server', 'production')
-    relay = await startRelay({
-      port: 0,
-      hostname: '127.0.0.1',
-      upstream: `http://127.0.0.1:${served.port}`,
-      sdkKey: serverKey,
-      logLevel: 'silent',
-    })
-    await relay.mirror.loaded
+    setup = await relayBehind()
+    ;({ relay, serverKey } = setup)
   })
-  afterAll(async () => {
-    await relay?.close()
-    await new Promise<void>((resolve) => upstream?.close(() => resolve()))
-    await h?.close()
-  })
+  afterAll(() => setup?.close())
 
   it('answers a preflight as the server does, X-Vane-Hash included', async () => {
     const res = await fetch(`${relay.url}/ofrep/v1/evaluate/flags`, {
